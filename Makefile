@@ -1,0 +1,46 @@
+# Everything a user or CI runs. Each target creates its own virtualenv first, so a fresh clone needs only
+# Python 3.11+ and make.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+APP    ?= logzio
+FN     ?= logzio-from-bucket
+
+.PHONY: help venv test lint demo bench stack deploy configure replay clean
+
+help:
+	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
+	@echo "make test      run the test suite"
+	@echo "make lint      ruff + mypy --strict"
+	@echo "make bench     benchmark against the seed's PoC (writes bench/out/results.md)"
+	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack"
+	@echo "make deploy    fn -v deploy --app \$$APP"
+	@echo "make configure fn config function \$$APP \$$FN <key> <value> for every key set in the environment"
+	@echo "make replay    fn invoke \$$APP \$$FN with a replay payload (PREFIX=audit/)"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+demo: venv
+	$(PY) -m standins.demo
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip

@@ -1,0 +1,238 @@
+"""Command line: ``convert`` (what would be shipped), ``ship`` (backfill a local file), ``replay`` (a bucket prefix).
+
+The same pipeline as the function; the token only ever comes from the ``LOGZIO_TOKEN`` environment variable, so
+it never lands in shell history or ``ps`` output. Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .config import KEYS, Settings, load_settings
+from .deadline import Deadline
+from .errors import ForwarderError
+from .forward import Forwarder, ObjectReport
+from .pipeline.decode import decode
+from .pipeline.decompress import DecompressStats, decompress
+from .pipeline.shape import shape
+from .pipeline.ship import Shipper
+from .pipeline.source import LocalFiles
+from .secrecy import protect_logging, redact, register
+from .state import NoState
+from .token import StaticToken
+
+TOKEN_ENV = "LOGZIO_TOKEN"  # noqa: S105 - the name of the variable, not a token
+_WRITE_BUFFER = 1 << 20
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    protect_logging()
+    try:
+        result: int = args.run(args)
+    except ForwarderError as exc:
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `convert … | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m logzio_forwarder",
+        description="Forward OCI Audit log objects to the Logz.io bulk listener (the same pipeline as the function).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    convert = commands.add_parser(
+        "convert",
+        help="write the NDJSON lines the forwarder would ship for an object",
+        description="Decode an audit object (gzip or plain; '-' for stdin) and write to stdout exactly the NDJSON "
+        "lines the forwarder would ship for it.",
+    )
+    convert.add_argument("src", metavar="SRC", help="a local file (gzip or plain), or - for stdin")
+    convert.add_argument("--stats", action="store_true", help="print a one-line JSON summary to stderr")
+    convert.set_defaults(run=_convert)
+
+    ship = commands.add_parser(
+        "ship",
+        help="send a local audit object to Logz.io (backfills from downloaded objects)",
+        description=f"Send a local audit object through the forwarder's shipper. The token is read from ${TOKEN_ENV}.",
+    )
+    ship.add_argument("src", metavar="SRC", help="a local file (gzip or plain), or - for stdin")
+    _listener_args(ship)
+    ship.set_defaults(run=_ship)
+
+    replay = commands.add_parser(
+        "replay",
+        help="forward every unfinished object under a bucket prefix, from a workstation or Cloud Shell",
+        description="List the objects under --prefix, oldest first, and forward every one whose progress is not "
+        "done (resuming where each stopped), with API-key auth from an OCI CLI config file. "
+        f"The token is read from ${TOKEN_ENV}.",
+    )
+    replay.add_argument("--namespace", required=True, help="Object Storage namespace")
+    replay.add_argument("--bucket", required=True, help="the input bucket")
+    replay.add_argument("--prefix", default="audit", help="object name prefix (default: audit)")
+    replay.add_argument("--state-prefix", default="forwarder-state/", help="progress prefix (default: %(default)s)")
+    replay.add_argument("--config-file", help="OCI CLI config file (default: ~/.oci/config)")
+    replay.add_argument("--profile", help="profile in the config file (default: DEFAULT)")
+    replay.add_argument("--endpoint", help="Object Storage endpoint override (private endpoint, stand-in)")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be sent; send nothing")
+    _listener_args(replay)
+    replay.set_defaults(run=_replay)
+    return parser
+
+
+def _listener_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="listener, e.g. listener-eu.logz.io:8071 or https://listener-eu.logz.io:8071")
+    parser.add_argument("--region", help="listener region instead of --url: us, eu, uk, ca, au, nl, wa")
+    parser.add_argument("--type", default="http-bulk", help="Logz.io log type (default: %(default)s)")
+    parser.add_argument("--batch-max-bytes", help="cap on one uncompressed request body")
+
+
+def _settings(args: argparse.Namespace, bucket: str, *, need_token: bool = True) -> Settings:
+    """The flags and environment as the function's config keys, parsed by the same code."""
+    token = os.environ.get(TOKEN_ENV, "")
+    if need_token and not token.strip():
+        raise ForwarderError(f"set the shipping token in ${TOKEN_ENV} (it is never taken as a flag)")
+    register(token.strip())
+    env = {
+        "input-bucket": bucket,
+        "logzio-url": args.url or "",
+        "logzio-region": args.region or "",
+        "logzio-token": token or "unused",
+        "logzio-type": args.type,
+        "batch-max-bytes": args.batch_max_bytes or "",
+        "state-prefix": getattr(args, "state_prefix", "forwarder-state/"),
+        "input-prefix": getattr(args, "prefix", "audit"),
+    }
+    if not need_token and not env["logzio-url"] and not env["logzio-region"]:
+        env["logzio-region"] = "us"  # a dry run sends nothing; any listener will do
+    assert set(env) <= set(KEYS)
+    return load_settings(env)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Stream the object through decompress → decode → shape, writing lines as the shipper would send them."""
+    opened = LocalFiles().open(args.src)
+    stats = DecompressStats()
+    counts = {"records": 0, "undecodable": 0, "shortened": 0}
+    out = sys.stdout.buffer
+    error: ForwarderError | None = None
+    try:
+        for block in _blocks(decode(decompress(opened.chunks, stats)), counts):
+            out.write(block)
+    except ForwarderError as exc:  # truncated gzip: what came before it was written; say so and fail
+        error = exc
+    out.flush()
+    if args.stats:
+        summary = {**counts, "bytes_in": stats.compressed, "bytes_decompressed": stats.decompressed}
+        print(orjson.dumps(summary).decode(), file=sys.stderr)
+    if error is not None:
+        raise error
+    return 0
+
+
+def _blocks(items: Iterator[Any], counts: dict[str, int]) -> Iterator[bytes]:
+    """Lines joined into ~1 MiB blocks: one write call per block instead of one per record."""
+    max_line = load_settings({"input-bucket": "-", "logzio-url": "127.0.0.1", "logzio-token": "-"}).max_line_bytes
+    parts: list[bytes] = []
+    size = 0
+    for item in items:
+        shaped = shape(item, max_line)
+        counts["records"] += 1
+        counts["undecodable"] += shaped.undecodable
+        counts["shortened"] += shaped.shortened
+        parts.append(shaped.line)
+        parts.append(b"\n")
+        size += len(shaped.line) + 1
+        if size >= _WRITE_BUFFER:
+            yield b"".join(parts)
+            parts, size = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
+def _ship(args: argparse.Namespace) -> int:
+    settings = _settings(args, "local")
+    deadline = Deadline.none()
+    assert settings.token is not None
+    shipper = Shipper(settings.listener_url, settings.logzio_type, StaticToken(settings.token), deadline)
+    report = Forwarder(LocalFiles(), shipper, NoState(), settings, deadline).forward(args.src)
+    print(orjson.dumps(report.to_json()).decode())
+    return _exit(report)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .app import replay_names
+    from .bucket import OciBucket, config_file_client
+    from .state import BucketState
+
+    settings = _settings(args, args.bucket, need_token=not args.dry_run)
+    deadline = Deadline.none()
+    bucket = OciBucket(
+        config_file_client(args.config_file, args.profile, args.endpoint), args.namespace, args.bucket, deadline
+    )
+    state = BucketState(bucket, settings.state_prefix)
+    todo = replay_names(bucket, state, args.prefix)
+    if args.dry_run:
+        for info in todo:
+            print(f"{info.size:>12}  {info.name}")
+        print(f"{len(todo)} objects, {sum(i.size for i in todo)} bytes would be forwarded", file=sys.stderr)
+        return 0
+    assert settings.token is not None
+    shipper = Shipper(settings.listener_url, settings.logzio_type, StaticToken(settings.token), deadline)
+    forwarder = Forwarder(bucket, shipper, state, settings, deadline)
+    progress = _Progress(len(todo), sum(i.size for i in todo))
+    failed = 0
+    for info in todo:
+        report = forwarder.forward(info.name)
+        progress.step(info.size, report)
+        print(orjson.dumps(report.to_json()).decode())
+        failed += _exit(report)
+    progress.close()
+    return 1 if failed else 0
+
+
+def _exit(report: ObjectReport) -> int:
+    if report.status in ("failed", "stopped") or report.not_delivered:
+        print(f"error: {report.object}: {report.not_delivered} records not delivered: {report.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class _Progress:
+    """A one-line progress bar over objects and bytes on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, objects: int, size: int) -> None:
+        self._objects, self._size = objects, max(size, 1)
+        self._done_objects = self._done_bytes = 0
+        self._tty = sys.stderr.isatty()
+
+    def step(self, size: int, report: ObjectReport) -> None:
+        self._done_objects += 1
+        self._done_bytes += size
+        share = self._done_bytes / self._size
+        bar = "#" * int(share * 30)
+        line = (
+            f"[{bar:<30}] {self._done_objects}/{self._objects} objects, "
+            f"{self._done_bytes / 1e6:.1f}/{self._size / 1e6:.1f} MB, last: {report.status}"
+        )
+        print(("\r" + line) if self._tty else line, end="" if self._tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._tty:
+            print(file=sys.stderr)

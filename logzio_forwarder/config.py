@@ -1,0 +1,241 @@
+"""Function configuration: parsed once from the environment into a frozen, typed :class:`Settings`.
+
+OCI Functions hands application and function config to the container as environment variables, and fdk's
+``ctx.Config()`` is ``os.environ``; so the same parser serves the function, the CLI and the tests. Every error
+names the key; none ever repeats the token's value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+LOGZIO_MAX_BODY = 10_485_760
+"""Largest request body the Logz.io bulk listener accepts (bytes, uncompressed)."""
+LOGZIO_MAX_LINE = 500_000
+"""Largest single log line the listener accepts (bytes)."""
+DEFAULT_BATCH_MAX_BYTES = 4_000_000
+"""Default cap on one uncompressed request body; see README "Choosing batch-max-bytes" for the measurement."""
+
+REGION_HOSTS = {
+    "us": "listener.logz.io",
+    "eu": "listener-eu.logz.io",
+    "uk": "listener-uk.logz.io",
+    "ca": "listener-ca.logz.io",
+    "au": "listener-au.logz.io",
+    "nl": "listener-nl.logz.io",
+    "wa": "listener-wa.logz.io",
+}
+
+KEYS = (
+    "input-bucket",
+    "logzio-url",
+    "logzio-region",
+    "logzio-token",
+    "logzio-token-secret-id",
+    "logzio-type",
+    "input-prefix",
+    "state-prefix",
+    "namespace",
+    "objectstorage-endpoint",
+    "secrets-endpoint",
+    "batch-max-bytes",
+    "deadline-margin-seconds",
+)
+"""Every config key the forwarder reads (the Terraform stack and ``make configure`` are checked against it)."""
+
+_TYPE_RE = re.compile(r"^[A-Za-z0-9_.@:-]+$")
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``, so it cannot leak through logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the forwarder needs to know about its deployment."""
+
+    input_bucket: str
+    listener_url: str
+    token: Secret | None
+    token_secret_id: str | None
+    logzio_type: str = "http-bulk"
+    input_prefix: str = "audit"
+    state_prefix: str = "forwarder-state/"
+    namespace: str | None = None
+    objectstorage_endpoint: str | None = None
+    secrets_endpoint: str | None = None
+    batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES
+    deadline_margin_s: float = 10.0
+
+    @property
+    def max_line_bytes(self) -> int:
+        """Longest NDJSON line we may send: the listener's limit, and never more than fits in one body."""
+        return min(LOGZIO_MAX_LINE, self.batch_max_bytes - 1)
+
+    def is_state_object(self, name: str) -> bool:
+        return name.startswith(self.state_prefix)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Parse the function's config (``ctx.Config()`` / ``os.environ``) into :class:`Settings`."""
+    token = _optional(env, "logzio-token")
+    secret_id = _optional(env, "logzio-token-secret-id")
+    if (token is None) == (secret_id is None):
+        raise ConfigError(
+            "logzio-token",
+            "set exactly one of 'logzio-token' (the shipping token) and 'logzio-token-secret-id' (a Vault secret OCID)",
+        )
+    settings = Settings(
+        input_bucket=_required(env, "input-bucket"),
+        listener_url=_listener_url(env),
+        token=Secret(token) if token is not None else None,
+        token_secret_id=secret_id,
+        logzio_type=_logzio_type(env),
+        input_prefix=env.get("input-prefix", "audit").strip(),
+        state_prefix=_state_prefix(env),
+        namespace=_optional(env, "namespace"),
+        objectstorage_endpoint=_endpoint(env, "objectstorage-endpoint"),
+        secrets_endpoint=_endpoint(env, "secrets-endpoint"),
+        batch_max_bytes=_int(env, "batch-max-bytes", DEFAULT_BATCH_MAX_BYTES, 1024, LOGZIO_MAX_BODY),
+        deadline_margin_s=_float(env, "deadline-margin-seconds", 10.0, 0.0, 290.0),
+    )
+    if settings.input_prefix and settings.state_prefix.startswith(settings.input_prefix):
+        raise ConfigError(
+            "state-prefix",
+            f"must lie outside input-prefix {settings.input_prefix!r}, or the forwarder would ship its own state",
+        )
+    return settings
+
+
+def _optional(env: Mapping[str, str], key: str) -> str | None:
+    value = env.get(key, "").strip()
+    return value or None
+
+
+def _required(env: Mapping[str, str], key: str) -> str:
+    value = _optional(env, key)
+    if value is None:
+        raise ConfigError(key, "is required and not set")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _listener_url(env: Mapping[str, str]) -> str:
+    """Normalise ``logzio-url`` (or ``logzio-region``) to ``scheme://host:port/``.
+
+    The seed wrote the host and port only (``listener-eu.logz.io:8071``) and implied https; a full URL works too.
+    Plain http would send the token in clear text, so it is accepted only for loopback stand-ins.
+    """
+    url = _optional(env, "logzio-url")
+    region = _optional(env, "logzio-region")
+    if url is not None and region is not None:
+        raise ConfigError("logzio-region", "set either 'logzio-url' or 'logzio-region', not both")
+    if url is None:
+        if region is None:
+            raise ConfigError("logzio-url", "is required (or set 'logzio-region' to one of us, eu, uk, ca, au, nl, wa)")
+        host = REGION_HOSTS.get(region.lower())
+        if host is None:
+            raise ConfigError("logzio-region", f"unknown region {region!r}; use one of {', '.join(REGION_HOSTS)}")
+        return f"https://{host}:8071/"
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.query:
+        raise ConfigError("logzio-url", "must not carry a query or the token; put the token in 'logzio-token'")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("logzio-url", f"{url!r} is not an http(s) URL or host:port")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError("logzio-url", f"{url!r} has an invalid port") from None
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError("logzio-url", "plain http would send the token unencrypted; use https (port 8071)")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{netloc}{parts.path or '/'}"
+
+
+def _logzio_type(env: Mapping[str, str]) -> str:
+    value = env.get("logzio-type", "http-bulk").strip() or "http-bulk"
+    if not _TYPE_RE.match(value):
+        raise ConfigError("logzio-type", f"{value!r} may contain only letters, digits and _ . @ : - (no spaces)")
+    return value
+
+
+def _state_prefix(env: Mapping[str, str]) -> str:
+    value = env.get("state-prefix", "forwarder-state/").strip()
+    if not value:
+        raise ConfigError("state-prefix", "must not be empty")
+    return value if value.endswith("/") else value + "/"
+
+
+def _endpoint(env: Mapping[str, str], key: str) -> str | None:
+    value = _optional(env, key)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(key, f"{value!r} is not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(key, "plain http is accepted only for loopback stand-ins; use https")
+    return value.rstrip("/")
+
+
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = _optional(env, key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(key, f"{raw!r} is not a whole number of bytes") from None
+    if not low <= value <= high:
+        raise ConfigError(key, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
+    raw = _optional(env, key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(key, f"{raw!r} is not a number of seconds") from None
+    if not low <= value <= high:
+        raise ConfigError(key, f"{value} is outside {low}..{high}")
+    return value

@@ -1,0 +1,53 @@
+"""The invocation deadline, as a monotonic clock every stage can ask "how long have I got?"."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import UTC, datetime
+
+log = logging.getLogger(__name__)
+
+FDK_DEFAULT_SECONDS = 30.0
+"""What fdk itself assumes when the Fn agent sends no ``Fn-Deadline``."""
+
+
+class Deadline:
+    """A point in time on the monotonic clock (immune to wall-clock jumps); ``None`` means no deadline (CLI)."""
+
+    __slots__ = ("_at",)
+
+    def __init__(self, at_monotonic: float | None) -> None:
+        self._at = at_monotonic
+
+    @classmethod
+    def none(cls) -> Deadline:
+        return cls(None)
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    @classmethod
+    def from_header(cls, value: str | None) -> Deadline:
+        """Parse ``ctx.Deadline()``: RFC 3339 from the Fn agent (``2021-03-13T03:43:48Z``) or fdk's own
+        ``isoformat()`` default with an offset and fraction. Unparseable values fall back to fdk's 30 s default."""
+        if value:
+            try:
+                when = datetime.fromisoformat(value.strip().replace("z", "Z"))
+            except ValueError:
+                log.warning("unparseable Fn-Deadline %r; assuming %.0f s", value, FDK_DEFAULT_SECONDS)
+            else:
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                return cls.after(when.timestamp() - time.time())
+        return cls.after(FDK_DEFAULT_SECONDS)
+
+    def remaining(self) -> float:
+        """Seconds left (may be negative); infinity when there is no deadline."""
+        return math.inf if self._at is None else self._at - time.monotonic()
+
+    def near(self, margin: float) -> bool:
+        """True when less than ``margin`` seconds are left: time to stop starting new work."""
+        return self.remaining() < margin

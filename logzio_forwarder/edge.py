@@ -1,0 +1,71 @@
+"""The function's edge: an fdk request becomes a typed command; the outcome becomes a JSON response or a failure.
+
+fdk answers 502 with the exception text when the handler raises, which is how an invocation "fails" on OCI
+Functions; so every failure here is raised as a :class:`ForwarderError` whose text names the object, what went
+wrong and how to finish, with the token scrubbed from it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from typing import Any
+
+import orjson
+from fdk import response
+
+from .app import Outcome, execute
+from .commands import Ignore, parse_command
+from .config import Settings, load_settings
+from .deadline import Deadline
+from .errors import DeliveryIncomplete, ForwarderError
+from .secrecy import protect_logging, redact, register
+
+log = logging.getLogger("logzio_forwarder")
+
+
+def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
+    """fdk entry point (``func.py`` re-exports it): parse → execute → answer."""
+    protect_logging()
+    started = time.monotonic()
+    try:
+        settings = _settings(ctx.Config())
+        deadline = Deadline.from_header(ctx.Deadline())
+        command = parse_command(data.getvalue() if data is not None else b"", settings)
+        if isinstance(command, Ignore):
+            return _answer(ctx, {"status": "ignored", "reason": command.reason}, started)
+        outcome = execute(command, settings, deadline)
+    except ForwarderError:
+        raise  # our own messages: they name what was wrong and third-party text in them is already redacted
+    except Exception as exc:  # an unexpected bug: fail with a clean, token-free message
+        log.exception("unexpected error")
+        raise ForwarderError(redact(f"unexpected {type(exc).__name__}: {exc}")) from None
+    if outcome.failed:
+        _summary(outcome, started)
+        raise DeliveryIncomplete(redact(outcome.failure_message()))
+    return _answer(ctx, outcome.to_json(), started, outcome)
+
+
+def _settings(config: Any) -> Settings:
+    """Parse the config and register the token as a secret before anything could log it."""
+    token = config.get("logzio-token")
+    if token:
+        register(str(token).strip())
+    return load_settings(config)
+
+
+def _answer(ctx: Any, body: dict[str, Any], started: float, outcome: Outcome | None = None) -> response.Response:
+    if outcome is not None:
+        _summary(outcome, started)
+    else:
+        log.info("%s", orjson.dumps({"summary": body}).decode())
+    return response.Response(
+        ctx, response_data=orjson.dumps(body).decode(), headers={"Content-Type": "application/json"}
+    )
+
+
+def _summary(outcome: Outcome, started: float) -> None:
+    """One JSON log line per invocation: counts and timings, never record contents."""
+    summary = {**outcome.to_json(), "invocation_s": round(time.monotonic() - started, 3)}
+    log.info("%s", orjson.dumps({"summary": summary}).decode())

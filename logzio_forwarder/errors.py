@@ -1,0 +1,55 @@
+"""Every exception the forwarder raises on purpose, in one place.
+
+Each message is written for the operator who reads the failed invocation: it names what was wrong and never
+carries the shipping token (messages that wrap third-party errors are passed through :func:`redact` first).
+"""
+
+from __future__ import annotations
+
+
+class ForwarderError(Exception):
+    """Base of all errors the forwarder reports to its caller."""
+
+
+class ConfigError(ForwarderError):
+    """A configuration key is missing or has a value the forwarder cannot use."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config key {key!r}: {problem}")
+        self.key = key
+
+
+class RequestError(ForwarderError):
+    """The invocation body is not an event or request this function understands."""
+
+
+class SourceError(ForwarderError):
+    """The audit object could not be read from Object Storage."""
+
+
+class DecompressError(ForwarderError):
+    """The object's gzip stream is truncated or corrupt (everything before the damage was still processed)."""
+
+
+class ShipError(ForwarderError):
+    """A batch could not be delivered to the Logz.io listener."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TokenRejected(ShipError):
+    """The listener answered 401/403: the shipping token is missing, wrong or revoked."""
+
+
+class DeadlineReached(ForwarderError):
+    """The invocation stopped starting new work because its deadline is near."""
+
+
+class DeliveryIncomplete(ForwarderError):
+    """Some records of an object were not delivered; the message says which object and how many."""
+
+
+class StateError(ForwarderError):
+    """The per-object progress record could not be read or written."""

@@ -1,0 +1,207 @@
+"""The pipeline for one object: source → decompress → decode → shape → batch → ship, with progress kept.
+
+Reading, decoding and shaping run in the calling thread; shipping (gzip and HTTP, both of which release the GIL)
+runs in a small pool, with a bounded number of batches in flight so memory stays flat. Progress advances only
+over the contiguous prefix of acknowledged batches, so a resume never skips a batch that was not delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .config import Settings
+from .deadline import Deadline
+from .errors import ForwarderError, ShipError
+from .pipeline.batch import Batch, batches
+from .pipeline.decode import Item, decode
+from .pipeline.decompress import DecompressStats, decompress
+from .pipeline.shape import Shaped, shape
+from .pipeline.ship import ShipOutcome, Shipper
+from .pipeline.source import ObjectSource, OpenedObject
+from .state import Progress, StateStore
+
+log = logging.getLogger(__name__)
+
+SHIP_WORKERS = 2
+"""Concurrent requests to the listener: enough to overlap compression and upload with decoding on 2 cores."""
+
+
+@dataclass
+class ObjectReport:
+    """What happened to one object in this invocation (the response and the summary log line)."""
+
+    object: str
+    status: str = "forwarded"
+    """forwarded | already-forwarded | stopped (deadline; resumable) | failed"""
+    records: int = 0
+    undecodable: int = 0
+    shortened: int = 0
+    batches: int = 0
+    requests: int = 0
+    retries: int = 0
+    bytes_in: int = 0
+    bytes_decompressed: int = 0
+    bytes_body: int = 0
+    bytes_out: int = 0
+    rejected: int = 0
+    not_delivered: int = 0
+    resumed_at_record: int = 0
+    delivered_through_record: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class Forwarder:
+    """Forwards objects from one source to one listener under one deadline."""
+
+    def __init__(
+        self,
+        source: ObjectSource,
+        shipper: Shipper,
+        state: StateStore,
+        settings: Settings,
+        deadline: Deadline,
+        *,
+        workers: int = SHIP_WORKERS,
+    ) -> None:
+        self._source = source
+        self._shipper = shipper
+        self._state = state
+        self._settings = settings
+        self._deadline = deadline
+        self._workers = workers
+
+    def forward(self, name: str) -> ObjectReport:
+        """Deliver every record of ``name`` not delivered before; never raises for delivery problems, it reports."""
+        started = time.monotonic()
+        report = ObjectReport(name)
+        try:
+            opened = self._source.open(name)
+            progress = self._progress(opened)
+            if progress.done:
+                report.status = "already-forwarded"
+                report.delivered_through_record = progress.records
+                _close(opened)
+            else:
+                self._run(opened, progress, report)
+        except ForwarderError as exc:
+            report.status, report.error = "failed", str(exc)
+        report.duration_s = round(time.monotonic() - started, 3)
+        return report
+
+    def _progress(self, opened: OpenedObject) -> Progress:
+        """Where to start: after the acknowledged prefix of this very version, else at the beginning."""
+        saved = self._state.load(opened.name)
+        if saved is not None and saved.etag == opened.etag:
+            return saved
+        if saved is not None:
+            log.info("%s changed (ETag %s -> %s); forwarding it from the start", opened.name, saved.etag, opened.etag)
+        return Progress(etag=opened.etag)
+
+    def _run(self, opened: OpenedObject, progress: Progress, report: ObjectReport) -> None:
+        report.resumed_at_record = report.delivered_through_record = progress.records
+        stats = DecompressStats()
+        source = _Guarded(decompress(opened.chunks, stats))
+        lines = self._count(decode(source, progress.offset), report)
+        pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
+        try:
+            completed = self._ship_all(pending, progress, report, opened.name)
+        finally:
+            _close(opened)
+        report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
+        if source.error is not None:
+            report.status, report.error = "failed", str(source.error)
+        elif completed and report.status == "forwarded":
+            progress.done = True
+            self._state.save(opened.name, progress)
+
+    def _count(self, items: Iterable[Item], report: ObjectReport) -> Iterator[Shaped]:
+        max_line = self._settings.max_line_bytes
+        for item in items:
+            shaped = shape(item, max_line)
+            report.records += 1
+            report.undecodable += shaped.undecodable
+            report.shortened += shaped.shortened
+            yield shaped
+
+    def _ship_all(self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, name: str) -> bool:
+        """Ship batches with a bounded window in flight; True when every batch of the object was acknowledged."""
+        window: deque[tuple[Batch, Future[ShipOutcome]]] = deque()
+        healthy = True
+        exhausted = False
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="ship") as pool:
+            while healthy:
+                if self._deadline.near(self._settings.deadline_margin_s):
+                    report.status = "stopped"
+                    break
+                batch = next(pending, None)
+                if batch is None:
+                    exhausted = True
+                    break
+                report.batches += 1
+                report.bytes_body += len(batch.body)
+                window.append((batch, pool.submit(self._shipper.ship, batch.body)))
+                while window and (len(window) > self._workers or window[0][1].done()):
+                    healthy = self._settle(*window.popleft(), progress, report, name) and healthy
+            while window:
+                healthy = self._settle(*window.popleft(), progress, report, name) and healthy
+        return exhausted and healthy
+
+    def _settle(
+        self, batch: Batch, future: Future[ShipOutcome], progress: Progress, report: ObjectReport, name: str
+    ) -> bool:
+        """Account for one finished batch, in order; advance progress while the prefix is unbroken."""
+        try:
+            outcome = future.result()
+        except ShipError as exc:
+            self._shipper.stop()
+            report.not_delivered += batch.records
+            if report.error is None:
+                report.status, report.error = "failed", str(exc)
+            return False
+        report.requests += outcome.requests
+        report.retries += outcome.retries
+        report.bytes_out += outcome.bytes_sent
+        report.rejected += outcome.rejected
+        report.not_delivered += outcome.rejected
+        if report.status == "failed":  # a batch before this one failed: progress must not jump over it
+            return False
+        progress.records += batch.records
+        progress.offset = batch.end
+        progress.batches = batch.seq + 1
+        report.delivered_through_record = progress.records
+        self._state.save(name, progress)
+        return True
+
+
+class _Guarded:
+    """Iterates a stream until it fails, then stops cleanly and keeps the error.
+
+    A truncated gzip or a broken download must not lose what was read before it: the decoder still flushes its
+    tail (as a fragment) and the batches formed so far are shipped; the error is reported afterwards.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.error: ForwarderError | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        except ForwarderError as exc:
+            self.error = exc
+
+
+def _close(opened: OpenedObject) -> None:
+    close = getattr(opened.chunks, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,235 @@
+"""Stage 3 — decode: concatenated OCI JSON (a stream of bytes) into records, by parsing, never by text replacement.
+
+The Service Connector writes records mostly one per line, but some are joined ``}{`` on one line and some span
+many lines. The decoder therefore has two paths:
+
+* the fast path takes one whole line, and if it is a single JSON object, that is the record (and its raw bytes
+  can be shipped as they are, saving a re-serialisation);
+* otherwise a structural scanner walks the bytes (strings, escapes and brace depth only) to find where each object
+  ends, and the span is parsed on its own.
+
+Bytes that are not a JSON object are never dropped: they come out as a :class:`Fragment` that says where they
+were, and decoding resumes at the next line. The work is linear in the input; memory is bounded by one pending
+record (at most ``max_record_bytes``) plus one chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""A record still open after this many bytes is treated as damaged, so one broken brace cannot hold the rest
+of the object in memory."""
+
+_NON_WS = re.compile(rb"[^ \t\r\n]")
+_OUTSIDE = re.compile(rb'[{}"]')
+_INSIDE = re.compile(rb'["\\\n]')
+
+
+@dataclass(slots=True)
+class Record:
+    """One decoded JSON object."""
+
+    value: dict[str, Any]
+    raw: bytes | None
+    """The object's exact bytes when they sit on one line and parse cleanly with orjson (shippable as is)."""
+    end: int
+    """Offset in the decompressed stream just after this record: where a resumed read may start."""
+
+
+@dataclass(slots=True)
+class Fragment:
+    """Bytes that could not be decoded as a JSON object; shipped as their own record so nothing is lost."""
+
+    text: bytes
+    offset: int
+    """Offset of the first byte in the decompressed stream."""
+    line: int
+    """1-based line number of the first byte."""
+    reason: str
+    end: int
+
+
+Item = Record | Fragment
+_Step = tuple[Item | None, int] | None
+"""What one decoding step found (if anything) and where the next starts; ``None`` when it needs more bytes."""
+
+
+def parse_object(span: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """Parse one JSON object; returns (object or None, whether orjson alone could parse it).
+
+    orjson is strict (no NaN, integers within 64 bits); the standard library is tried second so that valid but
+    unusual records are still records, only re-serialised instead of shipped raw.
+    """
+    try:
+        value = orjson.loads(span)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(span)
+        except (ValueError, RecursionError):
+            return None, False
+        return (value, False) if isinstance(value, dict) else (None, False)
+    return (value, True) if isinstance(value, dict) else (None, False)
+
+
+def scan_object(buf: bytes, start: int) -> int:
+    """Find the end of the JSON object that opens at ``buf[start]`` (a ``{``).
+
+    Returns the index just past its closing brace; ``-1`` when the buffer ends first (more bytes needed); or
+    ``-(i + 2)`` when the object is broken at index ``i`` (a raw newline inside a string, which valid JSON never
+    has), so the caller can resume after that point.
+    """
+    depth = 0
+    pos = start
+    outside = _OUTSIDE.search
+    inside = _INSIDE.search
+    while True:
+        m = outside(buf, pos)
+        if m is None:
+            return -1
+        pos = m.end()
+        char = buf[m.start()]
+        if char == 0x7B:  # {
+            depth += 1
+        elif char == 0x7D:  # }
+            depth -= 1
+            if depth == 0:
+                return pos
+        else:  # a string: skip it, honouring escapes
+            while True:
+                s = inside(buf, pos)
+                if s is None:
+                    return -1
+                c = buf[s.start()]
+                if c == 0x22:  # closing quote
+                    pos = s.end()
+                    break
+                if c == 0x5C:  # backslash escapes the next byte
+                    pos = s.end() + 1
+                    continue
+                return -(s.start() + 2)  # raw newline: the string (and the object) is broken here
+
+
+class Decoder:
+    """Incremental decoder: feed it chunks, it yields the items complete so far; call :meth:`finish` at the end."""
+
+    def __init__(self, skip: int = 0, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES):
+        """``skip``: bytes at the start of the stream that were already delivered (a record boundary)."""
+        self._buf = b""
+        self._base = skip  # stream offset of self._buf[0]
+        self._line = 1  # line number at self._buf[0]
+        self._skip = skip
+        self._max_record = max_record_bytes
+
+    def feed(self, chunk: bytes) -> Generator[Item, None, None]:
+        """Decode everything complete in the buffered bytes plus ``chunk``; keep the incomplete tail."""
+        if self._skip:
+            chunk = self._skipped(chunk)
+        buf = self._buf + chunk if self._buf else chunk
+        pos = yield from self._items(buf, final=False)
+        self._advance(buf, pos)
+
+    def _skipped(self, chunk: bytes) -> bytes:
+        """Drop bytes that were delivered before (a resume), counting their lines."""
+        cut = min(self._skip, len(chunk))
+        self._line += chunk.count(b"\n", 0, cut)
+        self._skip -= cut
+        return chunk[cut:]
+
+    def finish(self) -> Generator[Item, None, None]:
+        """Decode what is left at the end of the stream; an unfinished record becomes a fragment."""
+        buf, self._buf = self._buf, b""
+        pos = yield from self._items(buf, final=True)
+        if pos < len(buf):  # only an unterminated object can be left over
+            start = _NON_WS.search(buf, pos)
+            if start is not None:
+                yield self._fragment(buf, start.start(), len(buf), "the object is not closed before the end of data")
+        self._advance(buf, len(buf))
+
+    def _advance(self, buf: bytes, pos: int) -> None:
+        self._line += buf.count(b"\n", 0, pos)
+        self._base += pos
+        self._buf = buf[pos:]
+
+    def _items(self, buf: bytes, final: bool) -> Generator[Item, None, int]:
+        """Yield the items in ``buf``; the return value is the offset of the first byte not consumed."""
+        pos = 0
+        while True:
+            m = _NON_WS.search(buf, pos)
+            if m is None:
+                return len(buf)
+            pos = m.start()
+            step = self._object(buf, pos, final) if buf[pos] == 0x7B else self._other(buf, pos, final)
+            if step is None:  # needs more bytes
+                return pos
+            item, pos = step
+            if item is not None:
+                yield item
+
+    def _other(self, buf: bytes, pos: int, final: bool) -> _Step:
+        """Not an object: skip a byte-order mark, or take the rest of the line as a fragment."""
+        if buf.startswith(BOM, pos):
+            return None, pos + 3
+        end = buf.find(b"\n", pos)
+        if end < 0:
+            if not final:
+                return None
+            end = len(buf)
+        return self._fragment(buf, pos, end, "not a JSON object"), end
+
+    def _object(self, buf: bytes, pos: int, final: bool) -> _Step:
+        """An object starts at ``pos``: the whole line if it is exactly one object, else scan for its end."""
+        nl = buf.find(b"\n", pos)
+        if nl >= 0:
+            line_end = nl
+            while buf[line_end - 1] in b" \t\r":
+                line_end -= 1
+            if buf[line_end - 1] == 0x7D:
+                line = buf[pos:line_end]
+                try:
+                    value = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    pass
+                else:
+                    if isinstance(value, dict):
+                        return Record(value, line, self._base + line_end), nl + 1
+        return self._scanned(buf, pos, nl, final)
+
+    def _scanned(self, buf: bytes, pos: int, nl: int, final: bool) -> _Step:
+        """Slow path: find the object's end structurally, then parse just that span."""
+        end = scan_object(buf, pos)
+        if end == -1:  # the object goes on past this buffer
+            if not final and len(buf) - pos <= self._max_record:
+                return None
+            stop = nl if nl >= 0 else len(buf)
+            reason = "the object is not closed before the end of data" if final else "object too large"
+            return self._fragment(buf, pos, stop, reason), stop
+        if end < -1:  # broken at a raw newline inside a string
+            stop = -end - 2
+            return self._fragment(buf, pos, stop, "unterminated string"), stop
+        span = buf[pos:end]
+        value, clean = parse_object(span)
+        if value is None:  # braces balance but it is not JSON: lose only this line, resume at the next
+            stop = nl if 0 <= nl < end else end
+            return self._fragment(buf, pos, stop, "invalid JSON"), stop
+        return Record(value, span if clean and b"\n" not in span else None, self._base + end), end
+
+    def _fragment(self, buf: bytes, start: int, end: int, reason: str) -> Fragment:
+        text = buf[start:end].rstrip(b" \t\r\n")
+        line = self._line + buf.count(b"\n", 0, start)
+        return Fragment(text, self._base + start, line, reason, self._base + end)
+
+
+def decode(chunks: Iterable[bytes], skip: int = 0) -> Iterator[Item]:
+    """Decode a stream of byte chunks into records and fragments, in stream order, after ``skip`` bytes."""
+    decoder = Decoder(skip)
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    yield from decoder.finish()

@@ -1,0 +1,87 @@
+"""Per-object delivery progress, so nothing is lost and nothing acknowledged is sent twice.
+
+After every batch the listener acknowledged, a small JSON object ``<state-prefix><object name>.json`` in the
+input bucket records how far delivery got: the records and the decompressed source bytes of the acknowledged,
+contiguous prefix, and the object's ETag. A later invocation for the same version resumes after that prefix; a
+new version (another ETag) starts over; a finished one is not sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from .bucket import OciBucket
+
+STATE_VERSION = 1
+
+
+@dataclass
+class Progress:
+    """How far one version of one object has been delivered."""
+
+    etag: str
+    records: int = 0
+    """Records (fragments included) of the acknowledged prefix."""
+    offset: int = 0
+    """Decompressed bytes of the acknowledged prefix: where a resumed read starts decoding."""
+    batches: int = 0
+    done: bool = False
+    updated: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Progress | None:
+        if value.get("version") != STATE_VERSION:
+            return None
+        try:
+            return cls(
+                etag=str(value["etag"]),
+                records=int(value["records"]),
+                offset=int(value["offset"]),
+                batches=int(value.get("batches", 0)),
+                done=bool(value.get("done", False)),
+                updated=str(value.get("updated", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class StateStore(Protocol):
+    """Where progress is kept."""
+
+    def load(self, name: str) -> Progress | None: ...
+
+    def save(self, name: str, progress: Progress) -> None: ...
+
+
+class NoState:
+    """No memory between runs (``convert`` / ``ship`` of local files)."""
+
+    def load(self, name: str) -> Progress | None:
+        return None
+
+    def save(self, name: str, progress: Progress) -> None:
+        return None
+
+
+class BucketState:
+    """Progress objects in the input bucket under the state prefix (outside the input prefix)."""
+
+    def __init__(self, bucket: OciBucket, prefix: str) -> None:
+        self._bucket = bucket
+        self._prefix = prefix
+
+    def key(self, name: str) -> str:
+        return f"{self._prefix}{name}.json"
+
+    def load(self, name: str) -> Progress | None:
+        value = self._bucket.get_json(self.key(name))
+        return Progress.from_json(value) if value is not None else None
+
+    def save(self, name: str, progress: Progress) -> None:
+        progress.updated = datetime.now(UTC).isoformat(timespec="seconds")
+        self._bucket.put_json(self.key(name), progress.to_json())
