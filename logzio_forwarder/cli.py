@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,15 +18,14 @@ from . import __version__
 from .config import KEYS, Settings, load_settings
 from .deadline import Deadline
 from .errors import ForwarderError
-from .forward import Forwarder, ObjectReport
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.shape import shape
-from .pipeline.ship import Shipper
 from .pipeline.source import LocalFiles
 from .secrecy import protect_logging, redact, register
-from .state import NoState
-from .token import StaticToken
+
+if TYPE_CHECKING:
+    from .forward import ObjectReport
 
 TOKEN_ENV = "LOGZIO_TOKEN"  # noqa: S105 - the name of the variable, not a token
 _WRITE_BUFFER = 1 << 20
@@ -167,6 +166,11 @@ def _blocks(items: Iterator[Any], counts: dict[str, int]) -> Iterator[bytes]:
 
 
 def _ship(args: argparse.Namespace) -> int:
+    from .forward import Forwarder
+    from .pipeline.ship import Shipper
+    from .state import NoState
+    from .token import StaticToken
+
     settings = _settings(args, "local")
     deadline = Deadline.none()
     assert settings.token is not None
@@ -179,7 +183,10 @@ def _ship(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from .app import replay_names
     from .bucket import OciBucket, config_file_client
+    from .forward import Forwarder
+    from .pipeline.ship import Shipper
     from .state import BucketState
+    from .token import StaticToken
 
     settings = _settings(args, args.bucket, need_token=not args.dry_run)
     deadline = Deadline.none()
