@@ -56,7 +56,7 @@ def resource_principal_client(endpoint: str | None) -> Any:
     """An ObjectStorageClient signed as the function itself (resource principal), as OCI Functions provides."""
     import oci.object_storage
 
-    kwargs: dict[str, Any] = {"signer": resource_principal_signer(), "timeout": TIMEOUT}
+    kwargs: dict[str, Any] = {"signer": resource_principal_signer(), **_client_options()}
     if endpoint:
         kwargs["service_endpoint"] = endpoint
     return oci.object_storage.ObjectStorageClient(config={}, **kwargs)
@@ -72,10 +72,19 @@ def config_file_client(config_file: str | None, profile: str | None, endpoint: s
     except Exception as exc:  # the SDK raises several unrelated types here
         where = f"{config_file or '~/.oci/config'}, profile {profile or 'DEFAULT'}"
         raise SourceError(f"cannot load the OCI config ({where}): {exc}") from None
-    kwargs: dict[str, Any] = {"timeout": TIMEOUT}
+    kwargs: dict[str, Any] = _client_options()
     if endpoint:
         kwargs["service_endpoint"] = endpoint
     return oci.object_storage.ObjectStorageClient(config, **kwargs)
+
+
+def _client_options() -> dict[str, Any]:
+    """Per-request timeouts, and no circuit breaker: the SDK's default one is shared by every client in the
+    process and, after ten transient failures, refuses all calls for 30 s, which a short-lived function cannot wait
+    out. Our own retry strategy (fitted to the deadline) is the only back-off."""
+    import oci.circuit_breaker
+
+    return {"timeout": TIMEOUT, "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy()}
 
 
 class OciBucket:

@@ -1,0 +1,221 @@
+"""``make demo``: the real function under the real fdk, against loopback Object Storage and Logz.io stand-ins.
+
+It writes a small audit object in the Connector Hub's format (gzip; records mostly one per line, some joined
+``}{`` on one line, one spanning several lines) to the stand-in bucket, invokes the function with the
+Object-Create event OCI Events would send, prints the function's JSON summary and the first shipped lines, and
+exits 0 only if every record reached the listener.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .fdkserver import REPO_ROOT, FdkServer, FdkStartError
+from .listener import LogzioListenerStandin
+from .objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
+from .principal import make_principal
+
+__all__ = ["OBJECT_NAME", "audit_records", "connector_object", "main", "object_created_event"]
+
+OBJECT_NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.demo/20261101T095300Z_20261101T100000Z.0.log.gz"
+DEMO_TOKEN = "demo-token-not-a-real-one"
+_TENANCY = "ocid1.tenancy.oc1..aaaaaaaademotenancy"
+_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaademocompartment"
+_ACTIONS = [
+    ("ComputeApi", "UpdateInstance", "PUT", "/20160918/instances/ocid1.instance.oc1.eu-amsterdam-1.demo1", "200"),
+    ("ComputeApi", "InstanceAction", "POST", "/20160918/instances/ocid1.instance.oc1.eu-amsterdam-1.demo1", "200"),
+    ("ObjectStorage", "GetObject", "GET", "/n/demons/b/logfile_download_bucket/o/audit%2Fa.log.gz", "200"),
+    ("ObjectStorage", "PutObject", "PUT", "/n/demons/b/logfile_download_bucket/o/audit%2Fb.log.gz", "200"),
+    ("identityControlPlane", "ListUsers", "GET", "/20160918/users/", "200"),
+    ("identityControlPlane", "UpdatePolicy", "PUT", "/20160918/policies/ocid1.policy.oc1..demo", "409"),
+    ("virtualNetwork", "UpdateVnic", "PUT", "/20160918/vnics/ocid1.vnic.oc1.eu-amsterdam-1.demo", "404"),
+    ("VaultSecret", "GetSecretBundle", "GET", "/20190301/secretbundles/ocid1.vaultsecret.oc1..demo", "200"),
+    (
+        "functions",
+        "InvokeFunction",
+        "POST",
+        "/20181201/functions/ocid1.fnfunc.oc1.eu-amsterdam-1.demo/actions/invoke",
+        "200",
+    ),
+    ("Audit", "ListEvents", "GET", "/20190901/auditEvents", "200"),
+    ("bastion", "CreateSession", "POST", "/20210331/sessions", "401"),
+    (
+        "loadBalancer",
+        "UpdateBackend",
+        "PUT",
+        "/20170115/loadBalancers/ocid1.loadbalancer.oc1.eu-amsterdam-1.demo/backendSets/web/backends/10.0.0.5:80",
+        "200",
+    ),
+]
+
+
+def _record(index: int, action: tuple[str, str, str, str, str]) -> dict[str, Any]:
+    """One Logging audit record (schema 2.0, CloudEvents 1.0 fields) with realistic nesting."""
+    service, event, verb, path, status = action
+    second = f"{index:02d}"
+    return {
+        "data": {
+            "additionalDetails": {"X-Real-Port": 40000 + index},
+            "availabilityDomain": "AD1",
+            "compartmentId": _COMPARTMENT,
+            "compartmentName": "maintenance",
+            "definedTags": None,
+            "eventGroupingId": f"csid{uuid.UUID(int=index).hex}/{uuid.UUID(int=index + 100).hex}",
+            "eventName": event,
+            "freeformTags": None,
+            "identity": {
+                "authType": "natv",
+                "callerId": None,
+                "callerName": None,
+                "consoleSessionId": None,
+                "credentials": None,
+                "ipAddress": f"192.0.2.{10 + index}",
+                "principalId": "ocid1.user.oc1..aaaaaaaademouser",
+                "principalName": "ops@example.com",
+                "tenantId": _TENANCY,
+                "userAgent": "Oracle-PythonSDK/2.189.0",
+            },
+            "message": f"{event} succeeded" if status.startswith("2") else f"{event} failed",
+            "request": {
+                "action": verb,
+                "headers": {"Accept": ["application/json"], "opc-request-id": [f"demo-{index}"]},
+                "id": f"demo-request-{index}",
+                "parameters": {},
+                "path": path,
+            },
+            "resourceId": path.rsplit("/", 1)[-1] or None,
+            "response": {
+                "headers": {"Content-Type": ["application/json"], "Date": ["Sun, 01 Nov 2026 09:55:00 GMT"]},
+                "message": None,
+                "payload": {"id": path.rsplit("/", 1)[-1]} if verb != "GET" else {},
+                "responseTime": f"2026-11-01T09:55:{second}.812Z",
+                "status": status,
+            },
+            "stateChange": {"current": {"lifecycleState": "RUNNING"} if verb == "PUT" else None, "previous": None},
+        },
+        "dataschema": "2.0",
+        "id": str(uuid.UUID(int=0xA0D17 << 64 | index)),
+        "oracle": {
+            "compartmentid": _COMPARTMENT,
+            "ingestedtime": f"2026-11-01T09:55:{second}.464Z",
+            "loggroupid": "_Audit",
+            "tenantid": _TENANCY,
+        },
+        "source": "",
+        "specversion": "1.0",
+        "time": f"2026-11-01T09:55:{second}.800Z",
+        "type": f"com.oraclecloud.{service}.{event}",
+    }
+
+
+def audit_records() -> list[dict[str, Any]]:
+    """The twelve sample records."""
+    return [_record(i, action) for i, action in enumerate(_ACTIONS, start=1)]
+
+
+def connector_object(records: list[dict[str, Any]]) -> bytes:
+    """Gzip'd text laid out like the connector writes it: five records one per line, three joined ``}{`` on one
+    line, one pretty-printed over several lines, the rest one per line."""
+    compact = [json.dumps(r, separators=(",", ":")) for r in records]
+    lines = [*compact[:5], "".join(compact[5:8]), json.dumps(records[8], indent=2), *compact[9:]]
+    return gzip.compress(("\n".join(lines) + "\n").encode())
+
+
+def object_created_event(namespace: str, bucket: str, name: str, etag: str) -> dict[str, Any]:
+    """The ``com.oraclecloud.objectstorage.createobject`` event (CloudEvents 0.1 envelope) for an object."""
+    return {
+        "eventType": "com.oraclecloud.objectstorage.createobject",
+        "cloudEventsVersion": "0.1",
+        "eventTypeVersion": "2.0",
+        "source": "ObjectStorage",
+        "eventTime": "2026-11-01T10:00:05.123Z",
+        "contentType": "application/json",
+        "data": {
+            "compartmentId": _COMPARTMENT,
+            "compartmentName": "maintenance",
+            "resourceName": name,
+            "resourceId": f"/n/{namespace}/b/{bucket}/o/{name}",
+            "availabilityDomain": "AMS-AD-1",
+            "additionalDetails": {
+                "bucketName": bucket,
+                "archivalState": "Available",
+                "namespace": namespace,
+                "bucketId": "ocid1.bucket.oc1.eu-amsterdam-1.aaaaaaaademobucket",
+                "eTag": etag,
+            },
+        },
+        "eventID": str(uuid.uuid4()),
+        "extensions": {"compartmentId": _COMPARTMENT},
+    }
+
+
+def _short(line: bytes, width: int = 160) -> str:
+    text = line.decode("utf-8", "replace")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _report(status: int, summary: str, listener: LogzioListenerStandin, expected: list[str]) -> bool:
+    """Print what happened; true when every record arrived."""
+    print(f"function answered {status}:")
+    print(summary)
+    lines = listener.lines
+    print(f"\nlistener accepted {len(lines)} lines in {len(listener.requests)} request(s); first 3:")
+    for line in lines[:3]:
+        print("  " + _short(line))
+    arrived = {r.get("id") for r in listener.records}
+    missing = [i for i in expected if i not in arrived]
+    if missing:
+        print(f"\nFAIL: {len(missing)} of {len(expected)} records did not arrive: {missing}")
+        return False
+    print(f"\nOK: all {len(expected)} records arrived at the listener")
+    return True
+
+
+def run(workdir: Path) -> bool:
+    """The demo proper; returns success."""
+    principal = make_principal(workdir / "principal")
+    records = audit_records()
+    with ObjectStorageStandin(principal) as storage, LogzioListenerStandin(DEMO_TOKEN) as listener:
+        etag = storage.put(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, connector_object(records))
+        print(f"stand-ins: object storage {storage.url}, listener {listener.url}")
+        print(f"put oci://{DEFAULT_BUCKET}@{storage.namespace}/{OBJECT_NAME} ({len(records)} records)\n")
+        config = {
+            "input-bucket": DEFAULT_BUCKET,
+            "logzio-url": listener.url,
+            "logzio-token": DEMO_TOKEN,
+            "objectstorage-endpoint": storage.url,
+        }
+        event = object_created_event(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, etag)
+        with FdkServer(config, principal_env=principal.env()) as function:
+            answer = function.invoke(event)
+            try:
+                summary = json.dumps(answer.json(), indent=2)
+            except ValueError:
+                summary = answer.text
+            ok = _report(answer.status, summary, listener, [str(r["id"]) for r in records])
+            if not ok or answer.status != 200:
+                print("\nfunction log (last 40 lines):\n" + "\n".join(function.logs().splitlines()[-40:]))
+            return ok and answer.status == 200
+
+
+def main() -> int:
+    """Entry point for ``python -m standins.demo``."""
+    if not (REPO_ROOT / "logzio_forwarder" / "edge.py").exists():
+        print("the function package (logzio_forwarder/edge.py) is not there yet; nothing to demo")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="logzio-demo-") as tmp:
+        try:
+            return 0 if run(Path(tmp)) else 1
+        except FdkStartError as exc:
+            print(exc)
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""A loopback Logz.io bulk listener that keeps the documented contract, so shipping code is tested against it.
+
+Contract (docs.logz.io "Shipping with HTTP"): ``POST /?token=T&type=X`` (any path) with
+newline-separated JSON objects, optionally ``Content-Encoding: gzip``. Missing token → 401 "Logging token is
+missing"; wrong token → 401 "Logging token is not valid"; body over 10,485,760 bytes (uncompressed) → 413; any
+empty, oversized (> 500,000 bytes) or non-object line → 400 with the counts document, the good lines still being
+accepted; otherwise 200 with an empty body. The answer texts are read from ``tests/fixtures/listener/`` so the
+stand-in and the tests share one copy.
+
+The limits are this module's own constants on purpose: sharing them with the code under test would let a wrong
+constant pass its own tests.
+
+Failure injection: :meth:`LogzioListenerStandin.script` queues answers consulted before normal processing — an
+int status, ``"drop"`` (close without answering), ``"slow:<seconds>"`` (process normally after a delay), or an
+:class:`Answer`; :meth:`fail_always` / :meth:`heal`; :meth:`fail_after`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import LoopbackServer, OwnedHandler
+
+__all__ = [
+    "FIXTURES",
+    "MAX_BODY_BYTES",
+    "MAX_LINE_BYTES",
+    "Accepted",
+    "Answer",
+    "ListenerRequest",
+    "LogzioListenerStandin",
+    "ScriptItem",
+]
+
+MAX_BODY_BYTES = 10_485_760
+MAX_LINE_BYTES = 500_000
+DEFAULT_TYPE = "http-bulk"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "listener"
+"""Where the documented answer texts live (shared with the unit tests)."""
+
+
+def _fixture(name: str, fallback: str) -> str:
+    """A documented answer text; the fallback keeps the stand-in usable outside a source checkout."""
+    path = FIXTURES / name
+    return path.read_text().strip() if path.exists() else fallback
+
+
+TOKEN_MISSING = _fixture("401-token-missing.txt", "Logging token is missing")
+TOKEN_INVALID = _fixture("401-token-invalid.txt", "Logging token is not valid")
+COUNT_KEYS: tuple[str, ...] = tuple(
+    json.loads(
+        _fixture("400-bad-lines.json", '{"malformedLines":0,"successfulLines":0,"oversizedLines":0,"emptyLogLines":0}')
+    )
+)
+"""Keys of the 400 counts document, in the listener's order."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A scripted answer. ``status=None`` means "process normally" (after ``delay_s``)."""
+
+    status: int | None = None
+    body: bytes = b""
+    retry_after: int | str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    drop: bool = False
+    """Read the request, then close the connection without answering."""
+
+    @property
+    def label(self) -> str:
+        """How the request log names this answer."""
+        if self.drop:
+            return "drop"
+        if self.status is None:
+            return f"slow:{self.delay_s:g}" if self.delay_s else "normal"
+        return f"scripted:{self.status}"
+
+
+ScriptItem = int | str | Answer
+"""``503``, ``"drop"``, ``"slow:2.5"`` or an :class:`Answer`."""
+
+
+def _as_answer(item: ScriptItem) -> Answer:
+    """Normalise a script item; bad items fail at :meth:`script` time, not inside the server thread."""
+    if isinstance(item, Answer):
+        return item
+    if isinstance(item, int):
+        return Answer(status=item)
+    if item == "drop":
+        return Answer(drop=True)
+    if item.startswith("slow:"):
+        return Answer(delay_s=float(item.removeprefix("slow:")))
+    raise ValueError(f"script item {item!r} is not a status, 'drop', 'slow:<seconds>' or an Answer")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """One log line the listener accepted."""
+
+    type: str
+    record: dict[str, Any]
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class ListenerRequest:
+    """One request as the listener saw it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    """Request headers, names lower-cased."""
+    status: int | None
+    """The status answered; ``None`` when the connection was dropped."""
+    compressed_size: int
+    """Body bytes on the wire."""
+    uncompressed_size: int | None
+    """Body bytes after gunzip (``None`` if it would not decompress; capped at ``max_body + 1``)."""
+    answer: str
+    """``normal``, ``slow:<s>``, ``drop``, ``scripted:<status>``, ``fail-always``, ``fail-after``."""
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """The per-line counts (``successfulLines``...) of a normally processed request."""
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.headers.get("user-agent")
+
+    @property
+    def content_encoding(self) -> str | None:
+        return self.headers.get("content-encoding")
+
+    @property
+    def token(self) -> str | None:
+        """The token the request carried (tests assert it never appears anywhere else)."""
+        return self.query.get("token")
+
+
+def _gunzip(body: bytes, limit: int) -> bytes | None:
+    """Decompress every gzip member, stopping just past ``limit`` so a bomb cannot exhaust memory."""
+    out = bytearray()
+    data = body
+    while data:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error:
+            return None
+        if len(out) > limit:
+            return bytes(out)
+        if not inflater.eof:
+            return None
+        data = inflater.unused_data
+    return bytes(out)
+
+
+def _split_lines(body: bytes) -> list[bytes]:
+    """Lines of an NDJSON body; the newline ending the last line does not make one more (empty) line."""
+    lines = body.split(b"\n")
+    if len(lines) > 1 and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _classify(line: bytes, max_line: int) -> tuple[str, dict[str, Any] | None]:
+    """Which counter a line lands in, and the record when it is good."""
+    if not line.strip():
+        return "emptyLogLines", None
+    if len(line) > max_line:
+        return "oversizedLines", None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return "malformedLines", None
+    if not isinstance(record, dict):
+        return "malformedLines", None
+    return "successfulLines", record
+
+
+class _Handler(OwnedHandler["LogzioListenerStandin"]):
+    """Reads the whole request first (so the connection stays in step), then lets the stand-in decide."""
+
+    def do_POST(self) -> None:
+        self.owner.serve(self)
+
+    def do_GET(self) -> None:
+        self.read_body()
+        self.send_bytes(405, b"", {"Allow": "POST"})
+
+    do_PUT = do_GET
+
+
+class LogzioListenerStandin(LoopbackServer):
+    """The bulk listener on loopback. ``url`` is what ``logzio-url`` should be set to."""
+
+    handler_class = _Handler
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        max_line: int = MAX_LINE_BYTES,
+        keep_records: bool = True,
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.max_body = max_body
+        self.max_line = max_line
+        self.keep_records = keep_records
+        """Benchmarks may turn this off: counts are still kept, records and raw lines are not."""
+        self._lock = threading.Lock()
+        self._script: deque[Answer] = deque()
+        self._always: Answer | None = None
+        self._after: tuple[int, Answer] | None = None
+        self._requests: list[ListenerRequest] = []
+        self._accepted: list[Accepted] = []
+        self._accepted_count = 0
+        self._generation = 0
+        self._interrupt = threading.Event()
+        """Set by :meth:`reset`/:meth:`stop` to cut slow answers short (a fresh one replaces it on reset)."""
+
+    # ----- failure injection ----------------------------------------------------------------------------------
+
+    def script(self, *answers: ScriptItem) -> None:
+        """Queue answers for the next requests, first in first out, e.g. ``script(503, 429, "drop")``."""
+        parsed = [_as_answer(a) for a in answers]
+        with self._lock:
+            self._script.extend(parsed)
+
+    def fail_always(self, status: int, *, retry_after: int | str | None = None, body: bytes = b"") -> None:
+        """Answer every request with ``status`` (after any script) until :meth:`heal`."""
+        with self._lock:
+            self._always = Answer(status=status, retry_after=retry_after, body=body)
+
+    def fail_after(self, n_requests: int, status: int) -> None:
+        """Process the next ``n_requests`` normally, then answer every later one with ``status``."""
+        with self._lock:
+            self._after = (n_requests, Answer(status=status))
+
+    def heal(self) -> None:
+        """Drop the script and every standing failure."""
+        with self._lock:
+            self._script.clear()
+            self._always = None
+            self._after = None
+
+    def reset(self) -> None:
+        """:meth:`heal` and forget every request and record; requests still in a slow answer are dropped unrecorded,
+        so they cannot leak into the next test."""
+        self.heal()
+        with self._lock:
+            self._requests.clear()
+            self._accepted.clear()
+            self._accepted_count = 0
+            self._generation += 1
+            interrupt, self._interrupt = self._interrupt, threading.Event()
+        interrupt.set()
+
+    def stop(self) -> None:
+        """Cut slow answers short, then stop serving."""
+        self._interrupt.set()
+        super().stop()
+        self._interrupt = threading.Event()
+
+    # ----- what tests read ------------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[ListenerRequest]:
+        """Every request, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def accepted(self) -> list[Accepted]:
+        """Every accepted line with its ``type``, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._accepted)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The accepted records, in arrival order."""
+        return [a.record for a in self.accepted]
+
+    @property
+    def lines(self) -> list[bytes]:
+        """The accepted raw lines, in arrival order."""
+        return [a.raw for a in self.accepted]
+
+    @property
+    def accepted_count(self) -> int:
+        """How many lines were accepted (kept even when ``keep_records`` is off)."""
+        with self._lock:
+            return self._accepted_count
+
+    # ----- request processing (server threads) ----------------------------------------------------------------
+
+    def _next_override(self) -> tuple[Answer | None, str]:
+        """The answer that pre-empts normal processing, if any: script, then fail_always, then fail_after."""
+        with self._lock:
+            if self._script:
+                answer = self._script.popleft()
+                return answer, answer.label
+            if self._always is not None:
+                return self._always, "fail-always"
+            if self._after is not None:
+                remaining, answer = self._after
+                if remaining <= 0:
+                    return answer, "fail-after"
+                self._after = (remaining - 1, answer)
+        return None, "normal"
+
+    def serve(self, handler: OwnedHandler[LogzioListenerStandin]) -> None:
+        """Answer one POST: scripted override or the documented contract; record it either way."""
+        body = handler.read_body()
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        query = {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query, keep_blank_values=True).items()}
+        gzipped = "gzip" in headers.get("content-encoding", "").lower()
+        plain = _gunzip(body, self.max_body) if gzipped else body
+        with self._lock:
+            generation, interrupt = self._generation, self._interrupt
+        answer, label = self._next_override()
+        if answer is not None and answer.delay_s and interrupt.wait(answer.delay_s):
+            handler.close_connection = True  # reset or stopping: do not hold them up, and do not record
+            return
+
+        def record(status: int | None, counts: Mapping[str, int] | None = None) -> None:
+            size = len(plain) if plain is not None else None
+            seen = ListenerRequest(
+                handler.command, handler.path, query, headers, status, len(body), size, label, dict(counts or {})
+            )
+            with self._lock:
+                if generation == self._generation:
+                    self._requests.append(seen)
+
+        if answer is not None and answer.drop:
+            handler.close_connection = True
+            record(None)
+            return
+        if answer is not None and answer.status is not None:
+            extra = dict(answer.headers)
+            if answer.retry_after is not None:
+                extra["Retry-After"] = str(answer.retry_after)
+            record(answer.status)
+            handler.send_bytes(answer.status, answer.body, extra)
+            return
+        status, reply, counts = self._process(plain, query)
+        record(status, counts)
+        handler.send_bytes(status, reply, {"Content-Type": "application/json"} if status == 400 else {})
+
+    def _process(self, body: bytes | None, query: Mapping[str, str]) -> tuple[int, bytes, dict[str, int]]:
+        """The documented contract: token, then size, then per-line checks. Returns status, body and counts."""
+        if not query.get("token"):
+            return 401, TOKEN_MISSING.encode(), {}
+        if query["token"] != self.token:
+            return 401, TOKEN_INVALID.encode(), {}
+        if body is None:
+            return 400, b"Malformed gzip body", {}
+        if len(body) > self.max_body:
+            return 413, b"", {}
+        counts = self._accept(body, query.get("type") or DEFAULT_TYPE)
+        if counts["successfulLines"] == sum(counts.values()):
+            return 200, b"", counts
+        return 400, json.dumps({k: counts[k] for k in COUNT_KEYS}).encode(), counts
+
+    def _accept(self, body: bytes, log_type: str) -> dict[str, int]:
+        """Classify every line, keep the good ones in order, and count all of them."""
+        counts = dict.fromkeys(COUNT_KEYS, 0)
+        good: list[Accepted] = []
+        for line in _split_lines(body):
+            kind, record = _classify(line, self.max_line)
+            counts[kind] += 1
+            if record is not None and self.keep_records:
+                good.append(Accepted(log_type, record, line))
+        with self._lock:
+            self._accepted.extend(good)
+            self._accepted_count += counts["successfulLines"]
+        return counts

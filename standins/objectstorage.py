@@ -1,0 +1,681 @@
+"""A loopback OCI Object Storage: the REST subset the forwarder uses, answered as the real service answers it.
+
+The real ``oci.object_storage.ObjectStorageClient(config={}, signer=<resource principal signer>,
+service_endpoint=<url>)`` works against it unchanged: GetNamespace, GetObject (ranges, ``if-match``), HeadObject,
+ListObjects (paging via ``nextStartWith``), PutObject (``if-match`` / ``if-none-match: *``) and DeleteObject, with
+OCI's JSON error bodies ``{"code": ..., "message": ...}``. Every request must carry a valid OCI HTTP signature
+(draft-cavage, as built by ``oci/signer.py``), checked against the :class:`~standins.principal.Principal`'s public
+key: an unsigned or badly signed request gets ``401 NotAuthenticated`` like the service answers it.
+
+Tests drive it through a Python API (:meth:`ObjectStorageStandin.put`, :meth:`get`, :meth:`names`, :attr:`requests`)
+and inject failures (:meth:`fail_next`, :meth:`truncate_next_get`). Objects live in memory.
+
+Error codes for 412 (``IfMatchFailed`` / ``IfNoneMatchFailed``) and 416 (``InvalidRange``) are what the service is
+recalled to send, not confirmed from documentation: code under test should key on the HTTP status.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import json
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, unquote
+from urllib.request import parse_http_list
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from . import LoopbackServer, OwnedHandler
+from .principal import Principal
+
+__all__ = [
+    "DEFAULT_BUCKET",
+    "DEFAULT_NAMESPACE",
+    "ObjectStorageStandin",
+    "SeenRequest",
+    "ServiceError",
+    "StoredObject",
+    "verify_signature",
+]
+
+DEFAULT_NAMESPACE = "standinns"
+DEFAULT_BUCKET = "logfile_download_bucket"
+MAX_CLOCK_SKEW_S = 300
+"""OCI rejects a signed ``date`` more than five minutes away from its clock."""
+
+_CODES = {
+    400: "InvalidParameter",
+    401: "NotAuthenticated",
+    403: "NotAllowed",
+    404: "NotAuthorizedOrNotFound",
+    409: "Conflict",
+    412: "IfMatchFailed",
+    416: "InvalidRange",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+_AUTH_MESSAGE = "The required information to complete authentication was not provided or was incorrect."
+_OBJECT_PATH = re.compile(r"^/n/(?P<ns>[^/]+)/b/(?P<bucket>[^/]+)/o/(?P<name>.+)$")
+_LIST_PATH = re.compile(r"^/n/(?P<ns>[^/]+)/b/(?P<bucket>[^/]+)/o/?$")
+_NAMESPACE_PATH = re.compile(r"^/n/?$")
+_LIST_FIELDS = ("name", "size", "etag", "md5", "timeCreated", "timeModified", "storageTier", "archivalState")
+
+
+class ServiceError(Exception):
+    """An OCI error answer: status, ``code`` and ``message`` as the JSON body carries them."""
+
+    def __init__(self, status: int, code: str | None = None, message: str = "") -> None:
+        self.status = status
+        self.code = code or _CODES.get(status, "InternalServerError")
+        self.message = message or self.code
+        super().__init__(f"{status} {self.code}: {self.message}")
+
+    def body(self) -> bytes:
+        """The JSON error document OCI services send."""
+        return json.dumps({"code": self.code, "message": self.message}).encode()
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object version as the service keeps it."""
+
+    data: bytes
+    etag: str
+    content_type: str
+    md5: str
+    """Base64 MD5 of the data, as ``opc-content-md5`` carries it."""
+    time_created: datetime
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """``opc-meta-*`` headers given at upload, keys without the prefix."""
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request as the stand-in saw it, for assertions."""
+
+    method: str
+    path: str
+    """The raw request target, query included, exactly as signed."""
+    operation: str
+    """``GetNamespace``, ``GetObject``, ``HeadObject``, ``ListObjects``, ``PutObject``, ``DeleteObject`` or ``?``."""
+    object_name: str | None
+    headers: Mapping[str, str]
+    """Request headers, names lower-cased."""
+    status: int
+    auth_error: str | None
+    """Why the signature was refused (``None`` when it verified)."""
+
+
+@dataclass
+class _Injection:
+    method: str
+    path_contains: str
+    status: int
+    code: str | None
+    message: str
+    times: int
+
+
+@dataclass
+class _Route:
+    operation: str
+    namespace: str | None = None
+    bucket: str | None = None
+    name: str | None = None
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+    def param(self, key: str) -> str | None:
+        values = self.query.get(key)
+        return values[0] if values else None
+
+
+@dataclass
+class _Reply:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    content_length: int | None = None
+    """Overrides the Content-Length header (HEAD answers the object's size without a body)."""
+    truncate_after: int | None = None
+
+
+def _http_date(when: datetime) -> str:
+    return email.utils.format_datetime(when.astimezone(UTC), usegmt=True)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _parse_authorization(value: str) -> tuple[str, dict[str, str]]:
+    """Split ``Signature k="v",...`` into the scheme and its parameters (quoted values may hold commas)."""
+    scheme, _, rest = value.strip().partition(" ")
+    params: dict[str, str] = {}
+    for item in parse_http_list(rest):
+        key, sep, raw = item.strip().partition("=")
+        if sep:
+            params[key.strip()] = raw.strip()[1:-1] if raw.strip().startswith('"') else raw.strip()
+    return scheme, params
+
+
+def _signing_string(method: str, target: str, headers: Mapping[str, str], signed: list[str]) -> str:
+    """The draft-cavage signing string, line by line in the order of ``headers="..."`` (as httpsig_cffi builds it)."""
+    lines = []
+    for name in signed:
+        if name == "(request-target)":
+            lines.append(f"(request-target): {method.lower()} {target}")
+        elif name in headers:
+            lines.append(f"{name}: {headers[name]}")
+        else:
+            raise ValueError(f"signed header {name!r} is missing from the request")
+    return "\n".join(lines)
+
+
+def _check_body_headers(headers: Mapping[str, str], signed: list[str], body: bytes) -> None:
+    """Signed body headers must describe the body that arrived, or the signature proves nothing about it."""
+    if "x-content-sha256" in signed:
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        if headers.get("x-content-sha256") != digest:
+            raise ValueError("x-content-sha256 does not match the body")
+    if "content-length" in signed and headers.get("content-length") != str(len(body)):
+        raise ValueError("content-length does not match the body")
+
+
+def _check_date(headers: Mapping[str, str]) -> None:
+    raw = headers.get("x-date") or headers.get("date")
+    if raw is None:
+        raise ValueError("no date header")
+    sent = email.utils.parsedate_to_datetime(raw)
+    if abs((datetime.now(UTC) - sent).total_seconds()) > MAX_CLOCK_SKEW_S:
+        raise ValueError(f"date {raw!r} is more than {MAX_CLOCK_SKEW_S} s from the server clock")
+
+
+def verify_signature(
+    principal: Principal, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+) -> None:
+    """Verify an OCI request signature as the service does; raise ``ValueError`` saying why it is refused.
+
+    ``headers`` must have lower-cased names. OCI requires ``date`` (or ``x-date``), ``(request-target)`` and
+    ``host`` to be signed; PutObject is signed without the body headers (the SDK passes
+    ``enforce_content_headers=False``), so those are checked only when they were signed.
+    """
+    if "authorization" not in headers:
+        raise ValueError("no Authorization header")
+    scheme, params = _parse_authorization(headers["authorization"])
+    if scheme != "Signature":
+        raise ValueError(f"authorization scheme {scheme!r} is not 'Signature'")
+    if params.get("version", "1") != "1" or params.get("algorithm") != "rsa-sha256":
+        raise ValueError("only version 1 rsa-sha256 signatures are accepted")
+    if params.get("keyId") != principal.key_id:
+        raise ValueError("keyId is not the resource principal's session token")
+    signed = params.get("headers", "date").lower().split()
+    missing = {"(request-target)", "host"} - set(signed)
+    if missing or not {"date", "x-date"} & set(signed):
+        raise ValueError(f"signature must cover date, (request-target) and host; it covers {signed}")
+    _check_body_headers(headers, signed, body)
+    _check_date(headers)
+    message = _signing_string(method, target, headers, signed).encode("ascii")
+    try:
+        signature = base64.b64decode(params.get("signature", ""), validate=True)
+        principal.public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        raise ValueError("signature does not verify against the principal's public key") from None
+
+
+def _route(method: str, target: str) -> _Route:
+    """Map the request line to an operation; object names arrive percent-encoded (``/`` as ``%2F``)."""
+    path, _, query = target.partition("?")
+    parsed_query = parse_qs(query, keep_blank_values=True)
+    if _NAMESPACE_PATH.match(path) and method == "GET":
+        return _Route("GetNamespace", query=parsed_query)
+    if match := _LIST_PATH.match(path):
+        op = "ListObjects" if method == "GET" else "?"
+        return _Route(op, unquote(match["ns"]), unquote(match["bucket"]), query=parsed_query)
+    if match := _OBJECT_PATH.match(path):
+        ops = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}
+        return _Route(
+            ops.get(method, "?"), unquote(match["ns"]), unquote(match["bucket"]), unquote(match["name"]), parsed_query
+        )
+    return _Route("?", query=parsed_query)
+
+
+def _parse_range(spec: str, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` → inclusive (first, last); ``None`` if the header is unusable."""
+    match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", spec)
+    if match is None or (not match[1] and not match[2]):
+        return None
+    if not match[1]:
+        return max(size - int(match[2]), 0), size - 1
+    first = int(match[1])
+    last = min(int(match[2]), size - 1) if match[2] else size - 1
+    if first >= size or (match[2] and int(match[2]) < first):
+        raise ServiceError(416, "InvalidRange", f"The requested range {spec!r} is not satisfiable (size {size})")
+    return first, last
+
+
+class _Handler(OwnedHandler["ObjectStorageStandin"]):
+    """Reads the request, authenticates, applies injections, dispatches, answers, records."""
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        body = self.read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        route = _route(self.command, self.path)
+        request_id = uuid.uuid4().hex.upper()
+        auth_error: str | None = None
+        try:
+            try:
+                verify_signature(self.owner.principal, self.command, self.path, headers, body)
+            except ValueError as exc:
+                auth_error = str(exc)
+                raise ServiceError(401, "NotAuthenticated", _AUTH_MESSAGE) from None
+            self.owner.take_injection(self.command, self.path)
+            reply = self.owner.dispatch(route, headers, body)
+        except ServiceError as err:
+            reply = _Reply(err.status, {"Content-Type": "application/json"}, err.body())
+        reply.headers["opc-request-id"] = request_id
+        if "opc-client-request-id" in headers:
+            reply.headers["opc-client-request-id"] = headers["opc-client-request-id"]
+        self.owner.record(
+            SeenRequest(self.command, self.path, route.operation, route.name, headers, reply.status, auth_error)
+        )
+        self._write(reply)
+
+    def _write(self, reply: _Reply) -> None:
+        """Send the reply; a truncated one promises the full length and then drops the connection."""
+        if reply.content_length is None and reply.truncate_after is None:
+            self.send_bytes(reply.status, reply.body, reply.headers)
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        length = reply.content_length if reply.content_length is not None else len(reply.body)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if reply.truncate_after is None:
+            self.wfile.write(reply.body)
+            return
+        self.wfile.write(reply.body[: reply.truncate_after])
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class ObjectStorageStandin(LoopbackServer):
+    """In-memory Object Storage for one namespace, speaking the OCI REST API on loopback.
+
+    Use as a context manager, or :meth:`start`/:meth:`stop`; point the SDK at :attr:`endpoint`.
+    """
+
+    handler_class = _Handler
+
+    def __init__(
+        self,
+        principal: Principal,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        buckets: tuple[str, ...] = (DEFAULT_BUCKET,),
+    ) -> None:
+        super().__init__()
+        self.principal = principal
+        self.namespace = namespace
+        self._initial_buckets = buckets
+        self._lock = threading.RLock()  # re-entrant: compare-and-swap holds it across helpers
+        self._buckets: dict[str, dict[str, StoredObject]] = {b: {} for b in buckets}
+        self._requests: list[SeenRequest] = []
+        self._injections: list[_Injection] = []
+        self._truncations: list[tuple[int, str]] = []
+
+    # ----- Python API for tests -------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget objects, requests and pending injections; recreate the initial (empty) buckets."""
+        with self._lock:
+            self._buckets = {b: {} for b in self._initial_buckets}
+            self._requests.clear()
+            self._injections.clear()
+            self._truncations.clear()
+
+    def create_bucket(self, bucket: str) -> None:
+        """Make an (empty) bucket exist; existing buckets are left alone."""
+        with self._lock:
+            self._buckets.setdefault(bucket, {})
+
+    def put(
+        self,
+        ns: str,
+        bucket: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Store an object directly (creating the bucket if needed); returns its new ETag."""
+        self._check_namespace(ns, bucket)
+        self.create_bucket(bucket)
+        return self._store(bucket, name, data, content_type, dict(metadata or {}))
+
+    def get(self, ns: str, bucket: str, name: str) -> bytes:
+        """An object's bytes; ``KeyError`` if it does not exist."""
+        return self.stat(ns, bucket, name).data
+
+    def stat(self, ns: str, bucket: str, name: str) -> StoredObject:
+        """An object's stored record (data, etag, md5, metadata...); ``KeyError`` if it does not exist."""
+        self._check_namespace(ns, bucket)
+        with self._lock:
+            return self._buckets[bucket][name]
+
+    def exists(self, ns: str, bucket: str, name: str) -> bool:
+        """Whether the object exists."""
+        try:
+            self.stat(ns, bucket, name)
+        except KeyError:
+            return False
+        return True
+
+    def delete(self, ns: str, bucket: str, name: str) -> None:
+        """Remove an object if it exists."""
+        self._check_namespace(ns, bucket)
+        with self._lock:
+            self._buckets.get(bucket, {}).pop(name, None)
+
+    def names(self, ns: str, bucket: str, prefix: str = "") -> list[str]:
+        """Object names under ``prefix``, in the service's (UTF-8 byte) order."""
+        self._check_namespace(ns, bucket)
+        with self._lock:
+            names = [n for n in self._buckets.get(bucket, {}) if n.startswith(prefix)]
+        return sorted(names, key=lambda n: n.encode())
+
+    @property
+    def requests(self) -> list[SeenRequest]:
+        """Every request seen so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def operations(self) -> list[str]:
+        """The operation names of :attr:`requests`, for compact assertions."""
+        return [r.operation for r in self.requests]
+
+    def fail_next(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        *,
+        code: str | None = None,
+        message: str = "",
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` signed requests whose method matches (``"*"`` for any) and whose path (raw or
+        decoded) contains ``path_contains`` with ``status`` and an OCI error body, instead of serving them."""
+        with self._lock:
+            self._injections.append(_Injection(method.upper(), path_contains, status, code, message, times))
+
+    def truncate_next_get(self, after_bytes: int, *, name_contains: str = "") -> None:
+        """Make the next GetObject (of a name containing ``name_contains``) send the full Content-Length header but
+        close the connection after ``after_bytes`` body bytes: a download dropped mid-way."""
+        with self._lock:
+            self._truncations.append((after_bytes, name_contains))
+
+    # ----- used by the handler --------------------------------------------------------------------------------
+
+    def record(self, seen: SeenRequest) -> None:
+        """Remember a request (handler side)."""
+        with self._lock:
+            self._requests.append(seen)
+
+    def take_injection(self, method: str, target: str) -> None:
+        """Raise the first pending injected failure that matches this request, consuming one use of it."""
+        decoded = unquote(target)
+        with self._lock:
+            for injection in self._injections:
+                if injection.method not in ("*", method.upper()):
+                    continue
+                if injection.path_contains not in target and injection.path_contains not in decoded:
+                    continue
+                injection.times -= 1
+                if injection.times <= 0:
+                    self._injections.remove(injection)
+                raise ServiceError(injection.status, injection.code, injection.message or "injected failure")
+
+    def dispatch(self, route: _Route, headers: Mapping[str, str], body: bytes) -> _Reply:
+        """Serve one authenticated request."""
+        if route.operation == "GetNamespace":
+            return _Reply(200, {"Content-Type": "application/json"}, json.dumps(self.namespace).encode())
+        if route.operation == "?":
+            raise ServiceError(404, "NotAuthorizedOrNotFound", "No such operation on this stand-in")
+        assert route.namespace is not None
+        assert route.bucket is not None
+        self._require_bucket(route.namespace, route.bucket)
+        if route.operation == "ListObjects":
+            return self._list(route)
+        assert route.name is not None
+        if route.operation == "PutObject":
+            return self._put_object(route.bucket, route.name, headers, body)
+        if route.operation == "DeleteObject":
+            return self._delete_object(route.bucket, route.name, headers)
+        return self._get_object(route.bucket, route.name, headers, with_body=route.operation == "GetObject")
+
+    # ----- operations -----------------------------------------------------------------------------------------
+
+    def _get_object(self, bucket: str, name: str, headers: Mapping[str, str], *, with_body: bool) -> _Reply:
+        """GetObject/HeadObject: preconditions, then the whole object or the requested range."""
+        obj = self._existing(bucket, name)
+        self._check_if_match(obj, headers)
+        if headers.get("if-none-match") in (obj.etag, "*"):
+            return _Reply(304, {"ETag": obj.etag})
+        reply_headers = self._object_headers(obj)
+        data, status = obj.data, 200
+        spec = headers.get("range")
+        span = _parse_range(spec, len(obj.data)) if spec else None
+        if span is not None:
+            first, last = span
+            data, status = obj.data[first : last + 1], 206
+            reply_headers["Content-Range"] = f"bytes {first}-{last}/{len(obj.data)}"
+        truncate = self._take_truncation(name) if with_body else None
+        return _Reply(status, reply_headers, data, content_length=len(data), truncate_after=truncate)
+
+    def _put_object(self, bucket: str, name: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+        """PutObject with ``if-match`` / ``if-none-match: *`` as an atomic compare-and-swap."""
+        none_match = headers.get("if-none-match")
+        if none_match is not None and none_match != "*":
+            raise ServiceError(400, "InvalidParameter", "The only supported value for If-None-Match is '*'")
+        metadata = {k[len("opc-meta-") :]: v for k, v in headers.items() if k.startswith("opc-meta-")}
+        with self._lock:  # check and store under one lock: racing conditional writers must see one winner
+            current = self._buckets[bucket].get(name)
+            if "if-match" in headers and (current is None or headers["if-match"] != current.etag):
+                raise ServiceError(
+                    412,
+                    "IfMatchFailed",
+                    f"The If-Match header is '{headers['if-match']}' but the current entity tag is "
+                    f"'{current.etag if current else 'None'}'",
+                )
+            if none_match == "*" and current is not None:
+                raise ServiceError(
+                    412, "IfNoneMatchFailed", "The If-None-Match header is '*' but there is an existing entity"
+                )
+            self._store(bucket, name, body, headers.get("content-type", "application/octet-stream"), metadata)
+            stored = self._buckets[bucket][name]
+        return _Reply(
+            200,
+            {
+                "ETag": stored.etag,
+                "opc-content-md5": stored.md5,
+                "last-modified": _http_date(stored.time_created),
+                "version-id": str(uuid.uuid4()),
+            },
+        )
+
+    def _delete_object(self, bucket: str, name: str, headers: Mapping[str, str]) -> _Reply:
+        """DeleteObject: 204, or 404 if absent, or 412 if ``if-match`` names another version (atomically)."""
+        with self._lock:
+            obj = self._existing(bucket, name)
+            self._check_if_match(obj, headers)
+            del self._buckets[bucket][name]
+        return _Reply(204, {"last-modified": _http_date(datetime.now(UTC))})
+
+    def _list(self, route: _Route) -> _Reply:
+        """ListObjects: prefix/start/end/startAfter/delimiter/limit/fields, paged with ``nextStartWith``."""
+        assert route.bucket is not None
+        limit = self._limit(route.param("limit"))
+        fields = {f.strip() for f in (route.param("fields") or "name").split(",") if f.strip()}
+        unknown = fields - set(_LIST_FIELDS)
+        if unknown:
+            raise ServiceError(400, "InvalidParameter", f"Unknown fields {sorted(unknown)}; allowed: {_LIST_FIELDS}")
+        with self._lock:
+            objects = dict(self._buckets[route.bucket])
+        names = self._window(sorted(objects, key=lambda n: n.encode()), route)
+        page, prefixes, next_start = self._page(names, route.param("prefix") or "", route.param("delimiter"), limit)
+        document: dict[str, object] = {"objects": [self._summary(n, objects[n], fields) for n in page]}
+        if route.param("delimiter"):
+            document["prefixes"] = prefixes
+        if next_start is not None:
+            document["nextStartWith"] = next_start
+        return _Reply(200, {"Content-Type": "application/json"}, json.dumps(document).encode())
+
+    # ----- helpers --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _limit(raw: str | None) -> int:
+        if raw is None:
+            return 1000
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise ServiceError(400, "InvalidParameter", f"limit must be an integer in 1..1000, not {raw!r}")
+        return int(raw)
+
+    @staticmethod
+    def _window(names: list[str], route: _Route) -> list[str]:
+        """Apply prefix, start (inclusive), startAfter and end (both exclusive)."""
+        prefix = route.param("prefix") or ""
+        start, after, end = route.param("start"), route.param("startAfter"), route.param("end")
+        return [
+            n
+            for n in names
+            if n.startswith(prefix)
+            and (start is None or n.encode() >= start.encode())
+            and (after is None or n.encode() > after.encode())
+            and (end is None or n.encode() < end.encode())
+        ]
+
+    @staticmethod
+    def _page(
+        names: list[str], prefix: str, delimiter: str | None, limit: int
+    ) -> tuple[list[str], list[str], str | None]:
+        """Take up to ``limit`` entries (objects plus rolled-up prefixes); say where the next page starts."""
+        page: list[str] = []
+        prefixes: list[str] = []
+        for name in names:
+            rest = name[len(prefix) :]
+            rolled = prefix + rest.split(delimiter, 1)[0] + delimiter if delimiter and delimiter in rest else None
+            if rolled is not None and rolled in prefixes:
+                continue
+            if len(page) + len(prefixes) == limit:
+                return page, prefixes, name
+            if rolled is not None:
+                prefixes.append(rolled)
+            else:
+                page.append(name)
+        return page, prefixes, None
+
+    @staticmethod
+    def _summary(name: str, obj: StoredObject, fields: set[str]) -> dict[str, object]:
+        """One ObjectSummary with the requested fields (``name`` always)."""
+        values: dict[str, object] = {
+            "name": name,
+            "size": len(obj.data),
+            "etag": obj.etag,
+            "md5": obj.md5,
+            "timeCreated": _iso(obj.time_created),
+            "timeModified": _iso(obj.time_created),
+            "storageTier": "Standard",
+            "archivalState": None,
+        }
+        return {k: v for k, v in values.items() if k == "name" or k in fields}
+
+    @staticmethod
+    def _object_headers(obj: StoredObject) -> dict[str, str]:
+        headers = {
+            "ETag": obj.etag,
+            "Content-Type": obj.content_type,
+            "last-modified": _http_date(obj.time_created),
+            "opc-content-md5": obj.md5,
+            "Accept-Ranges": "bytes",
+            "storage-tier": "Standard",
+        }
+        headers.update({f"opc-meta-{k}": v for k, v in obj.metadata.items()})
+        return headers
+
+    @staticmethod
+    def _check_if_match(obj: StoredObject, headers: Mapping[str, str]) -> None:
+        expected = headers.get("if-match")
+        if expected is not None and expected not in ("*", obj.etag):
+            raise ServiceError(
+                412, "IfMatchFailed", f"The If-Match header is '{expected}' but the current entity tag is '{obj.etag}'"
+            )
+
+    def _store(self, bucket: str, name: str, data: bytes, content_type: str, metadata: dict[str, str]) -> str:
+        etag = str(uuid.uuid4())
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        obj = StoredObject(data, etag, content_type, md5, datetime.now(UTC), metadata)
+        with self._lock:
+            self._buckets[bucket][name] = obj
+        return etag
+
+    def _existing(self, bucket: str, name: str) -> StoredObject:
+        with self._lock:
+            obj = self._buckets[bucket].get(name)
+        if obj is None:
+            raise ServiceError(404, "ObjectNotFound", f"The object '{name}' was not found in the bucket '{bucket}'")
+        return obj
+
+    def _require_bucket(self, ns: str, bucket: str) -> None:
+        with self._lock:
+            known = ns == self.namespace and bucket in self._buckets
+        if not known:
+            raise ServiceError(
+                404,
+                "BucketNotFound",
+                f"Either the bucket named '{bucket}' does not exist in the namespace '{ns}' or you are not "
+                "authorized to access it",
+            )
+
+    def _check_namespace(self, ns: str, bucket: str) -> None:
+        if ns != self.namespace:
+            raise KeyError(f"namespace {ns!r} is not this stand-in's ({self.namespace!r}); bucket {bucket!r}")
+
+    def _take_truncation(self, name: str) -> int | None:
+        with self._lock:
+            for index, (after, contains) in enumerate(self._truncations):
+                if contains in name:
+                    del self._truncations[index]
+                    return after
+        return None
