@@ -42,5 +42,21 @@ demo: venv
 bench: venv
 	$(PY) -m bench
 
+# Deployment (deploy/README.md). APP and FN default to the seed's names; see deploy/fnctl.py for the details.
+PREFIX  ?= audit/
+OBJECTS ?=
+
+stack:
+	$(PYTHON) deploy/fnctl.py stack deploy/stack.zip
+
+deploy:
+	fn -v deploy --app $(APP)
+
+configure:
+	$(PYTHON) deploy/fnctl.py configure --app $(APP) --fn $(FN)
+
+replay:
+	$(PYTHON) deploy/fnctl.py replay --app $(APP) --fn $(FN) $(if $(OBJECTS),--objects $(OBJECTS),--prefix '$(PREFIX)')
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip

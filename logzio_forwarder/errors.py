@@ -31,6 +31,10 @@ class DecompressError(ForwarderError):
     """The object's gzip stream is truncated or corrupt (everything before the damage was still processed)."""
 
 
+class SecretUnavailable(ForwarderError):
+    """The Secrets service could not be reached or failed (5xx, timeout): worth retrying the invocation later."""
+
+
 class ShipError(ForwarderError):
     """A batch could not be delivered to the Logz.io listener."""
 

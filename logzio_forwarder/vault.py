@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from .config import Secret
-from .errors import ConfigError, ForwarderError
+from .errors import ConfigError, SecretUnavailable
 from .secrecy import register
 
 KEY = "logzio-token-secret-id"
@@ -34,10 +34,6 @@ TIMEOUT_S = (5.0, 10.0)
 
 _CACHE: dict[str, Secret] = {}
 _LOCK = threading.Lock()
-
-
-class SecretUnavailable(ForwarderError):
-    """The Secrets service could not be reached or failed (5xx, timeout): worth retrying the invocation later."""
 
 
 def clear_cache() -> None:
@@ -79,11 +75,15 @@ class VaultToken:
 
     def _secrets_client(self) -> Any:
         if self._client is None:
+            import oci.circuit_breaker
             import oci.retry
             import oci.secrets
 
             kwargs: dict[str, Any] = {
                 "timeout": TIMEOUT_S,
+                # As in bucket.py: the SDK's default circuit breaker is shared per service and would turn a few
+                # failures into a refusal to even try; the bounded retry below is the only back-off.
+                "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
                 "retry_strategy": oci.retry.RetryStrategyBuilder(
                     max_attempts_check=True,
                     max_attempts=MAX_ATTEMPTS,

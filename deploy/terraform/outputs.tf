@@ -1,0 +1,64 @@
+output "bucket_name" {
+  description = "Bucket the connector writes audit objects to (function config input-bucket)."
+  value       = oci_objectstorage_bucket.audit.name
+}
+
+output "bucket_namespace" {
+  description = "Object Storage namespace of the bucket (function config namespace)."
+  value       = local.namespace
+}
+
+output "bucket_id" {
+  description = "OCID of the bucket."
+  value       = oci_objectstorage_bucket.audit.bucket_id
+}
+
+output "service_connector_id" {
+  description = "OCID of the Connector Hub that archives the _Audit logs."
+  value       = oci_sch_service_connector.audit_archive.id
+}
+
+output "application_id" {
+  description = "OCID of the Functions application."
+  value       = oci_functions_application.logzio.id
+}
+
+output "function_id" {
+  description = "OCID of the forwarder function."
+  value       = oci_functions_function.forwarder.id
+}
+
+output "function_invoke_endpoint" {
+  description = "Invoke endpoint of the function (fn invoke / oci fn function invoke use it)."
+  value       = oci_functions_function.forwarder.invoke_endpoint
+}
+
+output "events_rule_id" {
+  description = "OCID of the Events rule that invokes the function for each new object."
+  value       = oci_events_rule.object_created.id
+}
+
+output "dynamic_group_name" {
+  description = "Dynamic group that matches the function's resource principal."
+  value       = oci_identity_dynamic_group.function.name
+}
+
+output "token_secret_id" {
+  description = "OCID of the Vault secret holding the shipping token (null when the token is in the function config)."
+  value       = local.token_secret_id
+}
+
+output "token_mode" {
+  description = "Where the function gets the token: config, new-secret or existing-secret."
+  value       = local.token_mode
+}
+
+output "ocir_repository" {
+  description = "OCIR repository created for the image (create_ocir_push_user = true)."
+  value       = one(oci_artifacts_container_repository.function[*].display_name)
+}
+
+output "replay_command" {
+  description = "Re-forward everything still in the bucket (e.g. after a Logz.io outage)."
+  value       = "make replay APP=${oci_functions_application.logzio.display_name} FN=${oci_functions_function.forwarder.display_name} PREFIX=${var.input_prefix}/"
+}
