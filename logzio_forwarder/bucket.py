@@ -212,7 +212,7 @@ def _retry(deadline: Deadline) -> Any:
     """Retries of transient SDK failures (connection errors, 429, 5xx) that end well before the deadline."""
     import oci.retry
 
-    budget = max(1, min(120, int(deadline.remaining() - 5)))
+    budget = max(1, int(min(120.0, deadline.remaining() - 5)))  # no deadline (the CLI): remaining() is inf
     return oci.retry.RetryStrategyBuilder(
         max_attempts=5,
         total_elapsed_time_seconds=budget,

@@ -17,9 +17,9 @@ from typing import Any
 
 from .config import Settings
 from .deadline import Deadline
-from .errors import ForwarderError, ShipError
+from .errors import ForwarderError, ShipError, SourceError
 from .pipeline.batch import Batch, batches
-from .pipeline.decode import Item, decode
+from .pipeline.decode import Decoder, Item
 from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.shape import Shaped, shape
 from .pipeline.ship import ShipOutcome, Shipper
@@ -111,7 +111,7 @@ class Forwarder:
         report.resumed_at_record = report.delivered_through_record = progress.records
         stats = DecompressStats()
         source = _Guarded(decompress(opened.chunks, stats))
-        lines = self._count(decode(source, progress.offset), report)
+        lines = self._count(_decoded(source, progress.offset), report)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
         try:
             completed = self._ship_all(pending, progress, report, opened.name)
@@ -199,6 +199,19 @@ class _Guarded:
             yield from self._chunks
         except ForwarderError as exc:
             self.error = exc
+
+
+def _decoded(source: _Guarded, skip: int) -> Iterator[Item]:
+    """Decode the stream; at its end, the unfinished tail becomes a fragment only if no more bytes can come.
+
+    A truncated gzip is the object's own damage: its tail is shipped as a fragment. A broken download is not:
+    the tail is left undelivered, so progress stays at the last complete record and a retry resumes there.
+    """
+    decoder = Decoder(skip)
+    for chunk in source:
+        yield from decoder.feed(chunk)
+    if not isinstance(source.error, SourceError):
+        yield from decoder.finish()
 
 
 def _close(opened: OpenedObject) -> None:

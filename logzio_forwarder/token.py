@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from .config import Secret
+from .secrecy import register
 
 
 class TokenSource(Protocol):
@@ -21,6 +22,7 @@ class StaticToken:
     """The token from the ``logzio-token`` config key; it cannot change during the container's life."""
 
     def __init__(self, secret: Secret) -> None:
+        register(secret.reveal())  # from here on, no log line or error text can carry it
         self._secret = secret
 
     def token(self) -> Secret:

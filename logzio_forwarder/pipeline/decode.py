@@ -29,6 +29,8 @@ DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 of the object in memory."""
 
 _NON_WS = re.compile(rb"[^ \t\r\n]")
+_BIG_INT = re.compile(rb"\d{20}")
+"""A digit run too long for a 64-bit integer (or inside a string: then the exact parse is merely slower)."""
 _BETWEEN_BRACES = re.compile(rb'[^{}"]*(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"[^{}"]*)*')
 """Everything up to the next brace outside a string: non-structural bytes and whole, well-formed strings."""
 
@@ -63,13 +65,15 @@ _Step = tuple[Item | None, int] | None
 
 
 def parse_object(span: bytes) -> tuple[dict[str, Any] | None, bool]:
-    """Parse one JSON object; returns (object or None, whether orjson alone could parse it).
+    """Parse one JSON object; returns (object or None, whether orjson alone could parse it exactly).
 
-    orjson is strict (no NaN, integers within 64 bits); the standard library is tried second so that valid but
-    unusual records are still records, only re-serialised instead of shipped raw.
+    orjson is strict (no NaN) and turns integers beyond 64 bits into floats; the standard library is used for
+    those spans so that valid but unusual records are still records with their exact values.
     """
     try:
         value = orjson.loads(span)
+        if _BIG_INT.search(span):
+            raise orjson.JSONDecodeError("integer beyond 64 bits", "", 0)
     except orjson.JSONDecodeError:
         try:
             value = json.loads(span)
@@ -77,6 +81,15 @@ def parse_object(span: bytes) -> tuple[dict[str, Any] | None, bool]:
             return None, False
         return (value, False) if isinstance(value, dict) else (None, False)
     return (value, True) if isinstance(value, dict) else (None, False)
+
+
+def exact_value(record: Record) -> dict[str, Any]:
+    """The record's value with integers beyond 64 bits exact, for when it must be re-serialised."""
+    if record.raw is not None and _BIG_INT.search(record.raw):
+        value, _ = parse_object(record.raw)
+        if value is not None:
+            return value
+    return record.value
 
 
 def scan_object(buf: bytes, start: int) -> int:

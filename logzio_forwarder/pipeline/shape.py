@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .decode import Fragment, Item, Record
+from .decode import Fragment, Item, Record, exact_value
 
 MARKER = "forwarder"
 """Top-level field this tool adds for what it had to do to a record (no dots: Logz.io indexes dotted names badly)."""
@@ -41,7 +41,7 @@ def shape(item: Item, max_line: int) -> Shaped:
         line = _record_line(item)
         if len(line) <= max_line:
             return Shaped(line, item.end)
-        return Shaped(shorten(_with_timestamp(item.value), len(line), max_line), item.end, shortened=True)
+        return Shaped(shorten(_with_timestamp(exact_value(item)), len(line), max_line), item.end, shortened=True)
     value = _fragment_record(item)
     line = _dumps(value)
     if len(line) <= max_line:
@@ -64,7 +64,7 @@ def _record_line(record: Record) -> bytes:
             return raw
         if "@timestamp" not in value:  # splice: {"@timestamp":"…",<the rest of the original object>
             return b'{"@timestamp":' + orjson.dumps(time) + b"," + raw[1:]
-    return _dumps(_with_timestamp(value))
+    return _dumps(_with_timestamp(exact_value(record)))
 
 
 def _fragment_record(fragment: Fragment) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def _dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str).encode()
 
 
 def shorten(value: dict[str, Any], size: int, max_line: int) -> bytes:

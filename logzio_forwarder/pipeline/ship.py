@@ -171,8 +171,9 @@ class Shipper:
         except (orjson.JSONDecodeError, AttributeError):
             counts = {}
         accepted = counts.get("successfulLines")
-        if accepted is None:
-            accepted = max(0, outcome.lines - sum(v for k, v in counts.items() if k != "successfulLines"))
+        if accepted is None:  # no counts we understand: nothing is known to be delivered
+            refused = sum(counts.values())
+            accepted = max(0, outcome.lines - refused) if refused else 0
         outcome.accepted = min(accepted, outcome.lines)
         outcome.rejected = outcome.lines - outcome.accepted
         outcome.listener_counts = counts

@@ -1,0 +1,465 @@
+"""Stage 3 — decode: concatenated OCI JSON into records, and undecodable bytes into fragments (never dropped)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logzio_forwarder.pipeline.decode import BOM, Decoder, Fragment, Item, Record, decode, exact_value
+from logzio_forwarder.pipeline.shape import shape
+
+CHUNK_SIZES = (1, 2, 3, 7, 64)
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+
+def random_chunks(data: bytes, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 12)))) if len(data) > 1 else []
+    bounds = [0, *cuts, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def items(data: bytes, skip: int = 0) -> list[Item]:
+    return list(decode([data], skip=skip))
+
+
+def values(found: list[Item]) -> list[dict[str, Any]]:
+    assert all(isinstance(i, Record) for i in found), found
+    return [i.value for i in found if isinstance(i, Record)]
+
+
+def fragments(found: list[Item]) -> list[Fragment]:
+    return [i for i in found if isinstance(i, Fragment)]
+
+
+def assert_chunking_invariant(data: bytes) -> list[Item]:
+    """Decode in one piece, in fixed-size pieces and in random pieces: the items must be identical."""
+    whole = list(decode([data]))
+    for size in CHUNK_SIZES:
+        assert list(decode(chunked(data, size))) == whole, f"chunks of {size} bytes"
+    for seed in range(5):
+        assert list(decode(random_chunks(data, seed))) == whole, f"random chunks, seed {seed}"
+    return whole
+
+
+# --- records that decode -----------------------------------------------------------------------------------------
+
+
+def test_one_record_per_line() -> None:
+    data = b'{"a":1}\n{"b":"two"}\n'
+    assert items(data) == [Record({"a": 1}, b'{"a":1}', 7), Record({"b": "two"}, b'{"b":"two"}', 19)]
+
+
+def test_records_joined_without_separator() -> None:
+    data = b'{"a":1}{"b":2}{"c":3}\n'
+    found = items(data)
+    assert values(found) == [{"a": 1}, {"b": 2}, {"c": 3}]
+    assert [i.end for i in found] == [7, 14, 21]
+
+
+@pytest.mark.parametrize("separator", [b" ", b"\t", b"\n", b"\r\n", b"\n\n\n", b" \t \r\n  "])
+def test_records_separated_by_any_whitespace(separator: bytes) -> None:
+    data = separator.join([b'{"a":1}', b'{"b":2}', b'{"c":3}'])
+    found = assert_chunking_invariant(data)
+    assert values(found) == [{"a": 1}, {"b": 2}, {"c": 3}]
+    for item in found:
+        assert data[item.end - 1 : item.end] == b"}"
+
+
+def test_pretty_printed_records_spanning_many_lines() -> None:
+    records = [
+        {"id": "1", "data": {"request": {"headers": {"X": ["a", "b"]}}, "list": [1, {"k": None}]}},
+        {"id": "2", "empty": {}, "nested": [[], [{}]]},
+    ]
+    data = b"\n".join(json.dumps(r, indent=2).encode() for r in records) + b"\n"
+    assert data.count(b"\n") > 20
+    found = assert_chunking_invariant(data)
+    assert values(found) == records
+    assert all(isinstance(i, Record) and i.raw is None for i in found)
+
+
+def test_crlf_line_endings() -> None:
+    data = b'{"a":1}\r\n{"b":2}\r\n'
+    found = assert_chunking_invariant(data)
+    assert found == [Record({"a": 1}, b'{"a":1}', 7), Record({"b": 2}, b'{"b":2}', 16)]
+
+
+def test_crlf_inside_pretty_printed_record() -> None:
+    data = b'{\r\n  "a": 1,\r\n  "b": [\r\n    2\r\n  ]\r\n}\r\n{"c":3}\r\n'
+    assert values(assert_chunking_invariant(data)) == [{"a": 1, "b": [2]}, {"c": 3}]
+
+
+def test_utf8_bom_is_skipped_and_counted_in_offsets() -> None:
+    data = BOM + b'{"a":1}\n{"b":2}\n'
+    found = assert_chunking_invariant(data)
+    assert found == [Record({"a": 1}, b'{"a":1}', 10), Record({"b": 2}, b'{"b":2}', 18)]
+
+
+def test_non_ascii_text() -> None:
+    record = {"msg": "héllo wörld · 日本語 🎉", "ключ": "значение"}
+    line = json.dumps(record, ensure_ascii=False).encode()
+    found = assert_chunking_invariant(line + b"\n" + line)
+    assert values(found) == [record, record]
+    assert isinstance(found[0], Record)
+    assert found[0].raw == line
+    assert found[0].end == len(line)  # offsets count bytes, not characters
+
+
+def test_escaped_quotes_and_braces_inside_strings() -> None:
+    data = rb'{"q":"say \"hi\" {not a brace}"}{"r":"\"}{\""}' + b"\n"
+    assert values(assert_chunking_invariant(data)) == [{"q": 'say "hi" {not a brace}'}, {"r": '"}{"'}]
+
+
+def test_brace_pair_inside_string_values_does_not_split_records() -> None:
+    data = b'{"s":"}{"}{"t":"a}{b","u":"}}}{{{"}\n{"v":"}\\n{"}\n'
+    found = assert_chunking_invariant(data)
+    assert values(found) == [{"s": "}{"}, {"t": "a}{b", "u": "}}}{{{"}, {"v": "}\n{"}]
+
+
+def test_escaped_newline_inside_string_stays_one_single_line_record() -> None:
+    line = b'{"msg":"line1\\nline2\\r\\n\\tend"}'
+    found = assert_chunking_invariant(line + b"\n")
+    assert found == [Record({"msg": "line1\nline2\r\n\tend"}, line, len(line))]
+
+
+def test_escaped_backslash_before_closing_quote() -> None:
+    data = b'{"path":"C:\\\\"}{"next":"\\\\\\""}\n'
+    assert values(assert_chunking_invariant(data)) == [{"path": "C:\\"}, {"next": '\\"'}]
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n", b"\n\n  \n"])
+def test_trailing_newline_or_none(ending: bytes) -> None:
+    data = b'{"a":1}\n{"b":2}' + ending
+    found = assert_chunking_invariant(data)
+    assert found == [Record({"a": 1}, b'{"a":1}', 7), Record({"b": 2}, b'{"b":2}', 15)]
+
+
+def test_empty_objects() -> None:
+    assert items(b"{}\n") == [Record({}, b"{}", 2)]
+    assert values(assert_chunking_invariant(b"{}{}\n{ }\n{\n}")) == [{}, {}, {}, {}]
+
+
+@pytest.mark.parametrize("data", [b"", b" ", b"\n", b"\r\n\r\n", b" \t\n \t \r\n", BOM, BOM + b"\n"])
+def test_empty_and_whitespace_only_input_yields_nothing(data: bytes) -> None:
+    assert assert_chunking_invariant(data) == []
+
+
+def test_no_chunks_at_all_yields_nothing() -> None:
+    assert list(decode([])) == []
+
+
+def test_64_bit_integer_extremes_keep_their_exact_value() -> None:
+    data = b'{"max":18446744073709551615,"min":-9223372036854775808}\n'
+    assert values(items(data)) == [{"max": 2**64 - 1, "min": -(2**63)}]
+
+
+@pytest.mark.parametrize("layout", ["single-line", "multi-line"])
+def test_integers_beyond_64_bits_keep_their_exact_value(layout: str) -> None:
+    line = b'{"big":123456789012345678901234567890,"neg":-98765432109876543211}'
+    data = line + b"\n" if layout == "single-line" else line.replace(b",", b",\n") + b"\n"
+    (record,) = items(data)
+    assert isinstance(record, Record)
+    exact = exact_value(record)  # what shaping re-serialises when it must
+    assert exact == {"big": 123456789012345678901234567890, "neg": -98765432109876543211}
+    assert all(type(v) is int for v in exact.values())
+    shipped = shape(record, 500_000).line  # and what is shipped keeps every digit
+    assert json.loads(shipped) == exact
+
+
+def test_escaped_surrogate_pair_decodes_to_one_character() -> None:
+    found = items(b'{"e":"\\ud83d\\ude00"}\n')
+    assert values(found) == [{"e": "😀"}]
+
+
+def test_escaped_lone_surrogate_is_still_a_record() -> None:
+    found = items(b'{"e":"\\ud800x"}\n{"f":1}\n')
+    assert values(found) == [{"e": "\ud800x"}, {"f": 1}]
+
+
+# --- Record.raw and Record.end -----------------------------------------------------------------------------------
+
+
+def test_raw_is_the_exact_line_for_single_line_records() -> None:
+    lines = [b'{ "a" : 1 ,  "b" : [ 1 , 2 ] }', b'{"time":"2026-11-01T10:00:00.000Z","x":"y"}']
+    found = assert_chunking_invariant(b"\n".join(lines) + b"\n")
+    assert [i.raw for i in found if isinstance(i, Record)] == lines
+
+
+def test_raw_excludes_trailing_whitespace_and_carriage_return() -> None:
+    found = items(b'{"a":1}  \t\r\n')
+    assert found == [Record({"a": 1}, b'{"a":1}', 7)]
+
+
+def test_raw_is_none_for_multi_line_records() -> None:
+    found = items(b'{"a":1}\n{\n"b":2}\n{"c":3}\n')
+    assert [i.raw for i in found if isinstance(i, Record)] == [b'{"a":1}', None, b'{"c":3}']
+
+
+def test_record_end_points_just_past_each_record() -> None:
+    data = b'{"a":1}  {"b":\n2}\r\n\n{"c":3}'
+    found = assert_chunking_invariant(data)
+    assert [i.end for i in found] == [7, 17, 27]
+    start = 0
+    for item in found:
+        assert isinstance(item, Record)
+        assert orjson.loads(data[start : item.end]) == item.value
+        start = item.end
+
+
+# --- undecodable bytes become fragments --------------------------------------------------------------------------
+
+
+def test_garbage_line_becomes_a_fragment_and_decoding_resumes() -> None:
+    data = b'{"a":1}\nthis is not json\n{"b":2}\n'
+    found = assert_chunking_invariant(data)
+    assert values([found[0], found[2]]) == [{"a": 1}, {"b": 2}]
+    frag = found[1]
+    assert isinstance(frag, Fragment)
+    assert (frag.text, frag.offset, frag.line) == (b"this is not json", 8, 2)
+    assert frag.end == 24
+    assert frag.reason
+
+
+def test_truncated_record_followed_by_good_records() -> None:
+    data = b'{"a":1}\n{"b":"cut off in the mid\n{"c":3}\n{"d":4}\n'
+    found = assert_chunking_invariant(data)
+    assert len(found) == 4
+    frag = found[1]
+    assert isinstance(frag, Fragment)
+    assert (frag.text, frag.offset, frag.line) == (b'{"b":"cut off in the mid', 8, 2)
+    assert values([found[0], *found[2:]]) == [{"a": 1}, {"c": 3}, {"d": 4}]
+
+
+def test_truncated_record_outside_a_string_followed_by_good_records() -> None:
+    data = b'{"a":1}\n{"b": 2, "x": [1,\n{"c":3}\n{"d":4}\n'
+    found = assert_chunking_invariant(data)
+    assert len(found) == 4
+    frag = found[1]
+    assert isinstance(frag, Fragment)
+    assert (frag.text, frag.offset, frag.line) == (b'{"b": 2, "x": [1,', 8, 2)
+    assert values([found[0], *found[2:]]) == [{"a": 1}, {"c": 3}, {"d": 4}]
+
+
+def test_balanced_but_invalid_json_loses_only_its_own_line() -> None:
+    data = b'{"a": oops\n "b": 1}\n{"c":3}\n'
+    found = assert_chunking_invariant(data)
+    texts = [(f.text, f.offset, f.line) for f in fragments(found)]
+    assert texts == [(b'{"a": oops', 0, 1), (b'"b": 1}', 12, 2)]
+    assert [i.value for i in found if isinstance(i, Record)] == [{"c": 3}]
+
+
+@pytest.mark.parametrize(
+    "line", [b"[1, 2, 3]", b'[{"a":1}]', b'"just a string"', b"42", b"-1.5e3", b"true", b"null", b"}", b"]"]
+)
+def test_top_level_non_objects_become_fragments(line: bytes) -> None:
+    data = b'{"a":1}\n' + line + b'\n{"b":2}\n'
+    found = assert_chunking_invariant(data)
+    assert len(found) == 3
+    frag = found[1]
+    assert isinstance(frag, Fragment)
+    assert (frag.text, frag.offset, frag.line) == (line, 8, 2)
+    assert values([found[0], found[2]]) == [{"a": 1}, {"b": 2}]
+
+
+def test_invalid_utf8_inside_a_record_becomes_a_fragment_with_the_exact_bytes() -> None:
+    bad = b'{"a":"\xff\xfe caf\xe9"}'
+    data = b'{"ok":1}\n' + bad + b'\n{"ok":2}\n'
+    found = assert_chunking_invariant(data)
+    assert len(found) == 3
+    frag = found[1]
+    assert isinstance(frag, Fragment)
+    assert (frag.text, frag.offset, frag.line) == (bad, 9, 2)
+    assert values([found[0], found[2]]) == [{"ok": 1}, {"ok": 2}]
+
+
+def test_invalid_utf8_line_becomes_a_fragment() -> None:
+    data = b"\xff\xfe\xfd\x80\n" + b'{"ok":1}'
+    found = assert_chunking_invariant(data)
+    assert isinstance(found[0], Fragment)
+    assert (found[0].text, found[0].offset, found[0].line) == (b"\xff\xfe\xfd\x80", 0, 1)
+    assert values(found[1:]) == [{"ok": 1}]
+
+
+@pytest.mark.parametrize("tail", [b'{"b":"unterminated', b'{"b":"unterminated"', b'{"b":{"c":1}', b"{"])
+def test_unterminated_record_at_end_of_data(tail: bytes) -> None:
+    data = b'{"a":1}\n' + tail
+    found = assert_chunking_invariant(data)
+    assert len(found) == 2
+    frag = found[1]
+    assert isinstance(frag, Fragment)
+    assert (frag.text, frag.offset, frag.line) == (tail, 8, 2)
+    assert frag.end == len(data)
+
+
+def test_unterminated_record_at_end_of_data_with_trailing_newline() -> None:
+    data = b'{"a":1}\n\n{"b": [1, 2,\n'
+    found = assert_chunking_invariant(data)
+    assert isinstance(found[1], Fragment)
+    assert (found[1].text, found[1].offset, found[1].line) == (b'{"b": [1, 2,', 9, 3)
+
+
+def test_no_undecodable_byte_is_dropped() -> None:
+    """Every non-whitespace byte ends up inside a record span or a fragment."""
+    data = b'junk before\n{"a":1}}{"b":2} trailing junk\n[1,2]\n{"c": "x\n  {"d":\n 4}\n\xff\xff\n"str"\n{"e":5}{"f":'
+    found = assert_chunking_invariant(data)
+    covered = bytearray(len(data))
+    start = 0
+    for item in found:
+        if isinstance(item, Fragment):
+            assert data[item.offset : item.offset + len(item.text)] == item.text
+            covered[item.offset : item.offset + len(item.text)] = b"\x01" * len(item.text)
+        else:
+            begin = data.index(b"{", start)
+            assert orjson.loads(data[begin : item.end]) == item.value
+            covered[begin : item.end] = b"\x01" * (item.end - begin)
+        start = item.end
+    uncovered = bytes(b for b, c in zip(data, covered, strict=True) if not c)
+    assert uncovered.strip(b" \t\r\n") == b"", uncovered
+    assert values([i for i in found if isinstance(i, Record)]) == [{"a": 1}, {"d": 4}, {"e": 5}]
+    # a stray byte takes the rest of its line with it (into a fragment, so still delivered)
+    assert b'}{"b":2} trailing junk' in [f.text for f in fragments(found)]
+
+
+def test_fragment_line_numbers_count_multi_line_records_crlf_and_bom() -> None:
+    data = BOM + b'{\r\n  "a": 1\r\n}\r\n\r\ngarbage one\r\n{"b":\n2}\ngarbage two'
+    found = assert_chunking_invariant(data)
+    frags = fragments(found)
+    assert [(f.text, f.line) for f in frags] == [(b"garbage one", 5), (b"garbage two", 8)]
+    assert [f.offset for f in frags] == [data.index(b"garbage one"), data.index(b"garbage two")]
+
+
+def test_fragment_offsets_count_bytes_of_non_ascii_text() -> None:
+    data = '{"é":"日本"}\nnot ok ✗\n'.encode()
+    frag = fragments(items(data))[0]
+    assert frag.offset == data.index(b"not ok")
+    assert frag.text == "not ok ✗".encode()
+
+
+def test_an_unclosed_brace_does_not_hold_back_the_rest_of_a_long_stream() -> None:
+    """Past max_record_bytes a pending record is given up as a fragment, so later records are not held in memory."""
+    decoder = Decoder(max_record_bytes=64)
+    early = list(decoder.feed(b'{"broken": [1,\n' + b'{"n":1}\n' * 20))
+    assert isinstance(early[0], Fragment)
+    assert early[0].text == b'{"broken": [1,'
+    assert [i.value for i in early[1:] if isinstance(i, Record)] == [{"n": 1}] * 20
+    assert list(decoder.finish()) == []
+
+
+# --- resume --------------------------------------------------------------------------------------------------------
+
+
+MIXED = b'{"a":1}\n{"b":2}{"c":3}\n{\n  "d": 4\n}\ngarbage\n{"e":"x}{y"}\r\n[1]\n{"f": "cut\n{"g":7}\n\xff\n{"h":8}'
+
+
+def test_mixed_stream_is_chunking_invariant() -> None:
+    found = assert_chunking_invariant(MIXED)
+    assert [type(i).__name__ for i in found] == [
+        "Record",
+        "Record",
+        "Record",
+        "Record",
+        "Fragment",
+        "Record",
+        "Fragment",
+        "Fragment",
+        "Record",
+        "Fragment",
+        "Record",
+    ]
+
+
+@pytest.mark.parametrize("size", [1, 3, 64, len(MIXED)])
+def test_resume_after_any_record_yields_exactly_what_follows(size: int) -> None:
+    full = items(MIXED)
+    for index, item in enumerate(full):
+        resumed = list(decode(chunked(MIXED, size), skip=item.end))
+        assert resumed == full[index + 1 :], f"resume after item {index} (offset {item.end})"
+
+
+def test_resume_keeps_line_numbers_and_offsets_of_later_fragments() -> None:
+    full = items(MIXED)
+    skip = full[3].end  # after the pretty-printed record
+    later = fragments(list(decode(chunked(MIXED, 2), skip=skip)))
+    assert [(f.text, f.offset, f.line) for f in later] == [
+        (b"garbage", MIXED.index(b"garbage"), 6),
+        (b"[1]", MIXED.index(b"[1]"), 8),
+        (b'{"f": "cut', MIXED.index(b'{"f"'), 9),
+        (b"\xff", MIXED.index(b"\xff"), 11),
+    ]
+
+
+def test_resume_at_the_end_yields_nothing() -> None:
+    assert list(decode(chunked(MIXED, 5), skip=len(MIXED))) == []
+
+
+# --- property: any layout of any records round-trips ------------------------------------------------------------
+
+_TRICKY = st.text(alphabet=st.sampled_from(list('{}[]"\\\n\r\t:,/ab é日🎉\x00\x1f')), max_size=12)
+_SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | _TRICKY | st.text(max_size=8)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY, inner, max_size=3),
+    max_leaves=8,
+)
+_RECORDS = st.dictionaries(_TRICKY, _JSON, max_size=5)
+_STYLES = st.sampled_from(["compact", "spaced", "indented", "ascii"])
+_SEPARATORS = st.sampled_from(["", "", "\n", "\n", "\r\n", " ", "\t", "\n\n", " \n "])
+
+
+def _serialise(record: dict[str, Any], style: str) -> bytes:
+    if style == "compact":
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    if style == "spaced":
+        return json.dumps(record, ensure_ascii=False).encode()
+    if style == "indented":
+        return json.dumps(record, ensure_ascii=False, indent=2).encode()
+    return json.dumps(record).encode()
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    layout=st.lists(st.tuples(_RECORDS, _STYLES, _SEPARATORS), max_size=8),
+    bom=st.booleans(),
+    ending=st.sampled_from(["", "\n", "\r\n"]),
+    cuts=st.lists(st.integers(min_value=1, max_value=4000), max_size=10),
+)
+def test_any_layout_round_trips_whatever_the_chunking(
+    layout: list[tuple[dict[str, Any], str, str]], bom: bool, ending: str, cuts: list[int]
+) -> None:
+    data = bytearray(BOM if bom else b"")
+    expected: list[tuple[dict[str, Any], bytes, int]] = []
+    for record, style, separator in layout:
+        text = _serialise(record, style)
+        data += text
+        expected.append((record, text, len(data)))
+        data += separator.encode()
+    data += ending.encode()
+    blob = bytes(data)
+
+    bounds = sorted({0, len(blob), *(c for c in cuts if c < len(blob))})
+    chunks = [blob[a:b] for a, b in itertools.pairwise(bounds)]
+    found = list(decode(chunks))
+
+    assert values(found) == [r for r, _, _ in expected]
+    ends = [i.end for i in found]
+    assert ends == [end for _, _, end in expected]
+    assert all(a < b for a, b in itertools.pairwise(ends))
+    for item, (_, text, _) in zip(found, expected, strict=True):
+        assert isinstance(item, Record)
+        if b"\n" in text:
+            assert item.raw is None
+        if item.raw is not None:
+            assert item.raw == text
+    if expected:
+        middle = len(found) // 2
+        assert list(decode(chunks, skip=found[middle].end)) == found[middle + 1 :]

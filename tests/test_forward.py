@@ -1,0 +1,423 @@
+"""The pipeline for one object: progress over the acknowledged prefix only, resume, done, ETag, damage, deadline."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import random
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+import requests
+import responses
+
+from logzio_forwarder.config import Secret, Settings, load_settings
+from logzio_forwarder.deadline import Deadline
+from logzio_forwarder.errors import SourceError
+from logzio_forwarder.forward import Forwarder, ObjectReport
+from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
+from logzio_forwarder.pipeline.source import OpenedObject
+from logzio_forwarder.state import Progress
+from logzio_forwarder.token import StaticToken
+
+URL = "https://listener.test:8071/"
+TOKEN = "fwdTOKEN0123456789abcdef"
+NAME = "audit/ocid1.serviceconnector.oc1.x/20261101T095300Z_20261101T100000Z.0.log.gz"
+LINE = 300
+"""Every test record serialises to exactly this many bytes, so with batch-max-bytes 1024 a batch holds 3."""
+PER_BATCH = 3
+
+
+def make_records(count: int, seed: int = 0) -> list[bytes]:
+    rng = random.Random(seed)
+    lines = []
+    for n in range(count):
+        size = len(orjson.dumps({"n": n, "pad": ""}))
+        line = orjson.dumps({"n": n, "pad": "".join(rng.choice("0123456789abcdef") for _ in range(LINE - size))})
+        assert len(line) == LINE
+        lines.append(line)
+    return lines
+
+
+RECORDS = make_records(12)
+DATA = b"".join(line + b"\n" for line in RECORDS)
+ENDS = [(LINE + 1) * i + LINE for i in range(len(RECORDS))]
+"""Offset just past each record's closing brace."""
+
+
+class MemorySource:
+    """An ObjectSource over in-memory objects; ``hook(i)`` runs before chunk ``i`` of an object is handed out."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[str, list[bytes]]] = {}
+        self.hook: Callable[[int], None] | None = None
+        self.chunks_read = 0
+
+    def put(self, name: str, etag: str, chunks: list[bytes]) -> None:
+        self.objects[name] = (etag, chunks)
+
+    def open(self, name: str) -> OpenedObject:
+        if name not in self.objects:
+            raise SourceError(f"cannot read oci://bucket@ns/{name}: HTTP 404 ObjectNotFound")
+        etag, chunks = self.objects[name]
+        return OpenedObject(name, etag, sum(map(len, chunks)), self._stream(chunks))
+
+    def _stream(self, chunks: list[bytes]) -> Iterator[bytes]:
+        for index, chunk in enumerate(chunks):
+            if self.hook is not None:
+                self.hook(index)
+            self.chunks_read += 1
+            yield chunk
+
+
+class MemoryState:
+    """A StateStore in a dict, keeping every save."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, Progress] = {}
+        self.history: list[Progress] = []
+
+    def load(self, name: str) -> Progress | None:
+        found = self.saved.get(name)
+        return dataclasses.replace(found) if found is not None else None
+
+    def save(self, name: str, progress: Progress) -> None:
+        self.saved[name] = dataclasses.replace(progress)
+        self.history.append(dataclasses.replace(progress))
+
+
+class ManualDeadline(Deadline):
+    """A deadline the test moves by hand."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.left = float("inf")
+
+    def remaining(self) -> float:
+        return self.left
+
+
+class Listener:
+    """The Logz.io listener on ``responses``: records what it accepted; ``answer(batch_numbers)`` picks the status."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.accepted: list[list[dict[str, Any]]] = []
+        self.refused: list[list[dict[str, Any]]] = []
+        self.answer: Callable[[list[dict[str, Any]]], int] = lambda _: 200
+        self._lock = threading.Lock()
+        mock.add_callback(responses.POST, URL, callback=self._handle)
+
+    def _handle(self, request: Any) -> tuple[int, dict[str, str], bytes]:
+        lines = [orjson.loads(line) for line in gzip.decompress(request.body).splitlines()]
+        status = self.answer(lines)
+        with self._lock:
+            (self.accepted if status == 200 else self.refused).append(lines)
+        return status, {}, b""
+
+    def numbers(self) -> list[int]:
+        """Record numbers accepted, sorted (batches may arrive in any order)."""
+        return sorted(line["n"] for batch in self.accepted for line in batch if "n" in line)
+
+    def fragments(self) -> list[dict[str, Any]]:
+        return [line for batch in self.accepted for line in batch if "n" not in line]
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield Listener(mock)
+
+
+@pytest.fixture
+def source() -> MemorySource:
+    store = MemorySource()
+    store.put(NAME, "etag-1", [DATA[i : i + 1000] for i in range(0, len(DATA), 1000)])
+    return store
+
+
+@pytest.fixture
+def state() -> MemoryState:
+    return MemoryState()
+
+
+def settings() -> Settings:
+    return load_settings(
+        {"input-bucket": "logfile_download_bucket", "logzio-url": URL, "logzio-token": TOKEN, "batch-max-bytes": "1024"}
+    )
+
+
+def forward(source: MemorySource, state: MemoryState, deadline: Deadline | None = None) -> ObjectReport:
+    deadline = deadline or Deadline.none()
+    shipper = Shipper(
+        URL,
+        "oci-audit",
+        StaticToken(Secret(TOKEN)),
+        deadline,
+        policy=RetryPolicy(max_attempts=2),
+        session=requests.Session(),
+        sleep=lambda _: None,
+    )
+    return Forwarder(source, shipper, state, settings(), deadline, workers=2).forward(NAME)
+
+
+def after_batches(batches: int, *, done: bool = False, etag: str = "etag-1") -> Progress:
+    records = min(batches * PER_BATCH, len(RECORDS))
+    return Progress(etag=etag, records=records, offset=ENDS[records - 1] if records else 0, batches=batches, done=done)
+
+
+def same(a: Progress, b: Progress) -> bool:
+    return dataclasses.replace(a, updated="") == dataclasses.replace(b, updated="")
+
+
+# --- the happy path ----------------------------------------------------------------------------------------------
+
+
+def test_every_record_is_forwarded_and_progress_saved_after_each_batch(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert report.error is None
+    assert (report.records, report.batches, report.requests, report.undecodable) == (12, 4, 4, 0)
+    assert report.delivered_through_record == 12
+    assert listener.numbers() == list(range(12))
+    assert [len(batch) for batch in listener.accepted] == [3, 3, 3, 3]
+    expected = [after_batches(n) for n in (1, 2, 3, 4)] + [after_batches(4, done=True)]
+    assert len(state.history) == len(expected)
+    assert all(same(a, b) for a, b in zip(state.history, expected, strict=True))
+
+
+def test_lines_reach_the_listener_unchanged(listener: Listener, source: MemorySource, state: MemoryState) -> None:
+    forward(source, state)
+    got = sorted((line for batch in listener.accepted for line in batch), key=lambda line: line["n"])
+    assert got == [orjson.loads(line) for line in RECORDS]
+
+
+# --- progress only over the contiguous acknowledged prefix -------------------------------------------------------
+
+
+def test_progress_stops_before_a_failed_batch_even_if_a_later_one_succeeded(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    third_delivered = threading.Event()
+
+    def answer(lines: list[dict[str, Any]]) -> int:
+        first = lines[0]["n"]
+        if first == 3:  # batch 2: wait until batch 3 has been accepted, then fail for good
+            third_delivered.wait(10)
+            return 404
+        if first == 6:
+            third_delivered.set()
+        return 200
+
+    listener.answer = answer
+    report = forward(source, state)
+
+    assert third_delivered.is_set(), "batch 3 should have been delivered while batch 2 was in flight"
+    assert [n for n in listener.numbers() if 6 <= n <= 8] == [6, 7, 8]
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "404" in report.error
+    assert report.delivered_through_record == 3
+    assert report.not_delivered >= 3
+    assert all(p.records <= 3 and p.offset <= ENDS[2] and not p.done for p in state.history)
+    assert same(state.saved[NAME], after_batches(1))
+
+
+def test_resume_after_a_failure_delivers_the_rest(listener: Listener, source: MemorySource, state: MemoryState) -> None:
+    listener.answer = lambda lines: 503 if lines[0]["n"] == 3 else 200
+    assert forward(source, state).status == "failed"
+    first_run = listener.numbers()
+
+    listener.answer = lambda _: 200
+    listener.accepted.clear()
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert report.resumed_at_record == 3
+    assert listener.numbers() == list(range(3, 12))
+    assert set(first_run) | set(listener.numbers()) == set(range(12))
+    assert state.saved[NAME].done
+
+
+# --- resume, done, changed object --------------------------------------------------------------------------------
+
+
+def test_resume_from_saved_progress_ships_only_the_rest(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    state.saved[NAME] = after_batches(2)
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert listener.numbers() == list(range(6, 12))
+    assert (report.resumed_at_record, report.delivered_through_record, report.records) == (6, 12, 6)
+    assert same(state.saved[NAME], after_batches(4, done=True))
+
+
+def test_done_object_is_not_sent_again(listener: Listener, source: MemorySource, state: MemoryState) -> None:
+    state.saved[NAME] = after_batches(4, done=True)
+    report = forward(source, state)
+    assert report.status == "already-forwarded"
+    assert report.delivered_through_record == 12
+    assert listener.accepted == []
+    assert listener.refused == []
+    assert source.chunks_read == 0
+    assert state.history == []
+
+
+def test_changed_etag_starts_over(listener: Listener, source: MemorySource, state: MemoryState) -> None:
+    state.saved[NAME] = after_batches(4, done=True, etag="etag-0")
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert report.resumed_at_record == 0
+    assert listener.numbers() == list(range(12))
+    assert same(state.saved[NAME], after_batches(4, done=True, etag="etag-1"))
+
+
+def test_unreadable_object_fails_with_the_source_error(listener: Listener, state: MemoryState) -> None:
+    report = forward(MemorySource(), state)
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "ObjectNotFound" in report.error
+    assert listener.accepted == []
+
+
+# --- damaged objects ---------------------------------------------------------------------------------------------
+
+
+def test_truncated_gzip_ships_everything_before_the_damage_then_fails(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    compressed = gzip.compress(DATA)
+    cut = compressed[: len(compressed) * 2 // 3]
+    readable = zlib.decompressobj(31).decompress(cut)
+    complete = [n for n, end in enumerate(ENDS) if end <= len(readable)]
+    assert 3 < len(complete) < 12
+    source.put(NAME, "etag-1", [cut[i : i + 200] for i in range(0, len(cut), 200)])
+
+    report = forward(source, state)
+
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "truncated" in report.error
+    assert listener.numbers() == complete
+    tail = readable[ENDS[complete[-1]] :].strip()
+    if tail:  # the partial record after the last complete one is shipped as an undecodable fragment, not dropped
+        (fragment,) = listener.fragments()
+        assert fragment["message"] == tail.decode("utf-8", "replace")
+        assert fragment["forwarder"]["undecodable"] is True
+    assert not state.saved[NAME].done
+    assert state.saved[NAME].records >= len(complete)
+
+
+def test_undecodable_lines_are_forwarded_as_fragments(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    data = RECORDS[0] + b"\nthis is not JSON\n" + RECORDS[1] + b"\n"
+    source.put(NAME, "etag-1", [data])
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert (report.records, report.undecodable) == (3, 1)
+    assert listener.numbers() == [0, 1]
+    (fragment,) = listener.fragments()
+    assert fragment["message"] == "this is not JSON"
+    assert fragment["forwarder"]["line"] == 2
+
+
+def test_lines_the_listener_refuses_are_reported_not_delivered(source: MemorySource, state: MemoryState) -> None:
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, URL, status=400, json={"malformedLines": 1, "successfulLines": 2})
+        report = forward(source, state)
+    assert (report.rejected, report.not_delivered) == (4, 4)
+    assert state.saved[NAME].done  # resending would duplicate the accepted lines
+
+
+def test_broken_download_resumes_at_the_last_complete_record(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    broken_at = ENDS[7] - 100  # in the middle of record 7
+
+    def broken() -> Iterator[bytes]:
+        yield DATA[:broken_at]
+        raise SourceError(f"the download of {NAME} broke after {broken_at} bytes and could not be resumed")
+
+    class BrokenOnce(MemorySource):
+        def open(self, name: str) -> OpenedObject:
+            return OpenedObject(name, "etag-1", len(DATA), broken())
+
+    report = forward(BrokenOnce(), state)
+    assert report.status == "failed"
+    assert listener.fragments() == []  # half a record is not "undecodable"; it was cut off by the network
+    assert state.saved[NAME].offset <= ENDS[6]
+
+    forward(source, state)  # the retry, with the download working
+    assert listener.numbers() == list(range(12))
+    assert listener.fragments() == []
+
+
+# --- the deadline ------------------------------------------------------------------------------------------------
+
+
+def test_deadline_near_stops_with_progress_kept_and_a_resume_finishes(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    deadline = ManualDeadline()
+    source.put(NAME, "etag-1", [line + b"\n" for line in RECORDS])  # one record per chunk
+
+    def time_runs_out(chunk: int) -> None:
+        if chunk == 2 * PER_BATCH:  # batch 2 is complete once record 6 has been read
+            deadline.left = 5.0  # less than deadline-margin-seconds (10), more than one attempt needs
+
+    source.hook = time_runs_out
+    report = forward(source, state, deadline)
+
+    assert report.status == "stopped"
+    assert report.error is None
+    assert report.delivered_through_record == 6
+    assert listener.numbers() == list(range(6))
+    assert same(state.saved[NAME], after_batches(2))
+
+    source.hook = None
+    listener.accepted.clear()
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert report.resumed_at_record == 6
+    assert listener.numbers() == list(range(6, 12))
+    assert same(state.saved[NAME], after_batches(4, done=True))
+
+
+def test_mixed_layout_object_stopped_and_resumed_delivers_each_record_once(
+    listener: Listener, state: MemoryState
+) -> None:
+    """Offsets saved in one invocation are where the next starts decoding, whatever the record layout."""
+    values = [orjson.loads(line) for line in make_records(30, seed=3)]
+    parts = []
+    for value in values:
+        n = value["n"]
+        text = orjson.dumps(value, option=orjson.OPT_INDENT_2) if n % 3 == 0 else orjson.dumps(value)
+        parts.append(text + (b"" if n % 3 == 1 else b"\r\n"))  # some joined }{, some CRLF, some pretty
+    data = gzip.compress(b"".join(parts))
+    mixed = MemorySource()
+    mixed.put(NAME, "etag-9", [data[i : i + 97] for i in range(0, len(data), 97)])
+    deadline = ManualDeadline()
+    reads = {"count": 0}
+
+    def time_runs_out(_: int) -> None:
+        reads["count"] += 1
+        if reads["count"] == len(data) // 97 // 2:
+            deadline.left = 5.0
+
+    mixed.hook = time_runs_out
+    first = forward(mixed, state, deadline)
+    assert first.status == "stopped"
+    assert 0 < first.delivered_through_record < 30
+
+    mixed.hook = None
+    second = forward(mixed, state)
+    assert second.status == "forwarded"
+    assert listener.numbers() == list(range(30))  # each exactly once
+    assert listener.fragments() == []
+    assert state.saved[NAME].done
