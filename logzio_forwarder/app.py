@@ -59,8 +59,9 @@ class Outcome:
                 )
                 unfinished.append(report.object)
             elif report.status == "failed" or report.not_delivered:
+                at_least = "at least " if report.not_delivered_is_lower_bound else ""
                 problems.append(
-                    f"{where}: {report.not_delivered} records not delivered"
+                    f"{where}: {at_least}{report.not_delivered} records not delivered"
                     f" (delivered through record {report.delivered_through_record}): {report.error or 'rejected'}"
                 )
                 if report.status == "failed":

@@ -51,6 +51,7 @@ class ObjectReport:
     bytes_out: int = 0
     rejected: int = 0
     not_delivered: int = 0
+    not_delivered_is_lower_bound: bool = False
     resumed_at_record: int = 0
     delivered_through_record: int = 0
     duration_s: float = 0.0
@@ -136,6 +137,7 @@ class Forwarder:
     def _ship_all(self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, name: str) -> bool:
         """Ship batches with a bounded window in flight; True when every batch of the object was acknowledged."""
         window: deque[tuple[Batch, Future[ShipOutcome]]] = deque()
+        delivered_before = self._delivered_before(progress)
         healthy = True
         exhausted = False
         with ThreadPoolExecutor(self._workers, thread_name_prefix="ship") as pool:
@@ -147,14 +149,41 @@ class Forwarder:
                 if batch is None:
                     exhausted = True
                     break
-                report.batches += 1
-                report.bytes_body += len(batch.body)
-                window.append((batch, pool.submit(self._shipper.ship, batch.body)))
+                window.append((batch, self._send(pool, batch, delivered_before, report)))
                 while window and (len(window) > self._workers or window[0][1].done()):
                     healthy = self._settle(*window.popleft(), progress, report, name) and healthy
             while window:
                 healthy = self._settle(*window.popleft(), progress, report, name) and healthy
+        if not healthy:
+            self._count_unsent(pending, report)
         return exhausted and healthy
+
+    def _delivered_before(self, progress: Progress) -> set[int]:
+        """Batches past the acknowledged prefix that an earlier run delivered: not to be sent again.
+
+        Batch boundaries from the prefix on are the same in every run only with the same ``batch-max-bytes``.
+        """
+        return set(progress.acked) if progress.batch_max_bytes == self._settings.batch_max_bytes else set()
+
+    def _send(
+        self, pool: ThreadPoolExecutor, batch: Batch, delivered_before: set[int], report: ObjectReport
+    ) -> Future[ShipOutcome]:
+        if batch.seq in delivered_before:
+            done: Future[ShipOutcome] = Future()
+            done.set_result(ShipOutcome(lines=batch.records, accepted=batch.records))
+            return done
+        report.batches += 1
+        report.bytes_body += len(batch.body)
+        return pool.submit(self._shipper.ship, batch.body)
+
+    def _count_unsent(self, pending: Iterator[Batch], report: ObjectReport) -> None:
+        """After a failure, read on without sending, so the failure can say exactly how many records were not
+        delivered (as long as the deadline allows)."""
+        for batch in pending:
+            report.not_delivered += batch.records
+            if self._deadline.near(self._settings.deadline_margin_s):
+                report.not_delivered_is_lower_bound = True
+                return
 
     def _settle(
         self, batch: Batch, future: Future[ShipOutcome], progress: Progress, report: ObjectReport, name: str
@@ -173,11 +202,12 @@ class Forwarder:
         report.bytes_out += outcome.bytes_sent
         report.rejected += outcome.rejected
         report.not_delivered += outcome.rejected
-        if report.status == "failed":  # a batch before this one failed: progress must not jump over it
+        progress.batch_max_bytes = self._settings.batch_max_bytes
+        if report.status == "failed":  # an earlier batch failed: remember this one, but keep the prefix where it is
+            progress.acked.append(batch.seq)
+            self._state.save(name, progress)
             return False
-        progress.records += batch.records
-        progress.offset = batch.end
-        progress.batches = batch.seq + 1
+        progress.advance(batch.seq, batch.records, batch.end)
         report.delivered_through_record = progress.records
         self._state.save(name, progress)
         return True

@@ -8,7 +8,7 @@ new version (another ETag) starts over; a finished one is not sent again.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,8 +27,21 @@ class Progress:
     offset: int = 0
     """Decompressed bytes of the acknowledged prefix: where a resumed read starts decoding."""
     batches: int = 0
+    """Batches of the acknowledged prefix; the next one to send has this sequence number."""
+    acked: list[int] = field(default_factory=list)
+    """Batches after the prefix that the listener acknowledged (sent concurrently while an earlier one failed):
+    skipped on resume, so they are not delivered twice."""
+    batch_max_bytes: int = 0
+    """The cap the batches were cut with; ``acked`` only holds for the same cap."""
     done: bool = False
     updated: str = ""
+
+    def advance(self, seq: int, records: int, end: int) -> None:
+        """Batch ``seq`` (the next after the prefix) was acknowledged: the prefix grows by it."""
+        self.records += records
+        self.offset = end
+        self.batches = seq + 1
+        self.acked = [s for s in self.acked if s > seq]
 
     def to_json(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, **asdict(self)}
@@ -43,6 +56,8 @@ class Progress:
                 records=int(value["records"]),
                 offset=int(value["offset"]),
                 batches=int(value.get("batches", 0)),
+                acked=[int(s) for s in value.get("acked", [])],
+                batch_max_bytes=int(value.get("batch_max_bytes", 0)),
                 done=bool(value.get("done", False)),
                 updated=str(value.get("updated", "")),
             )

@@ -5,7 +5,9 @@ service_endpoint=<url>)`` works against it unchanged: GetNamespace, GetObject (r
 ListObjects (paging via ``nextStartWith``), PutObject (``if-match`` / ``if-none-match: *``) and DeleteObject, with
 OCI's JSON error bodies ``{"code": ..., "message": ...}``. Every request must carry a valid OCI HTTP signature
 (draft-cavage, as built by ``oci/signer.py``), checked against the :class:`~standins.principal.Principal`'s public
-key: an unsigned or badly signed request gets ``401 NotAuthenticated`` like the service answers it.
+key: an unsigned or badly signed request gets ``401 NotAuthenticated`` like the service answers it. API-key
+signers (``keyId="<tenancy>/<user>/<fingerprint>"``, as the CLI's config-file auth builds them) are accepted too
+once their public key is registered with :meth:`ObjectStorageStandin.register_key`.
 
 Tests drive it through a Python API (:meth:`ObjectStorageStandin.put`, :meth:`get`, :meth:`names`, :attr:`requests`)
 and inject failures (:meth:`fail_next`, :meth:`truncate_next_get`). Objects live in memory.
@@ -32,7 +34,7 @@ from urllib.request import parse_http_list
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from . import LoopbackServer, OwnedHandler
 from .principal import Principal
@@ -203,13 +205,20 @@ def _check_date(headers: Mapping[str, str]) -> None:
 
 
 def verify_signature(
-    principal: Principal, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    principal: Principal,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes = b"",
+    *,
+    api_keys: Mapping[str, rsa.RSAPublicKey] | None = None,
 ) -> None:
     """Verify an OCI request signature as the service does; raise ``ValueError`` saying why it is refused.
 
     ``headers`` must have lower-cased names. OCI requires ``date`` (or ``x-date``), ``(request-target)`` and
     ``host`` to be signed; PutObject is signed without the body headers (the SDK passes
-    ``enforce_content_headers=False``), so those are checked only when they were signed.
+    ``enforce_content_headers=False``), so those are checked only when they were signed. ``api_keys`` maps the
+    ``keyId`` of API-key signers (``<tenancy>/<user>/<fingerprint>``) to their public keys.
     """
     if "authorization" not in headers:
         raise ValueError("no Authorization header")
@@ -218,7 +227,10 @@ def verify_signature(
         raise ValueError(f"authorization scheme {scheme!r} is not 'Signature'")
     if params.get("version", "1") != "1" or params.get("algorithm") != "rsa-sha256":
         raise ValueError("only version 1 rsa-sha256 signatures are accepted")
-    if params.get("keyId") != principal.key_id:
+    key_id = params.get("keyId") or ""
+    is_principal = key_id == principal.key_id
+    public_key = principal.public_key if is_principal else (api_keys or {}).get(key_id)
+    if public_key is None:
         raise ValueError("keyId is not the resource principal's session token")
     signed = params.get("headers", "date").lower().split()
     missing = {"(request-target)", "host"} - set(signed)
@@ -229,9 +241,10 @@ def verify_signature(
     message = _signing_string(method, target, headers, signed).encode("ascii")
     try:
         signature = base64.b64decode(params.get("signature", ""), validate=True)
-        principal.public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError):
-        raise ValueError("signature does not verify against the principal's public key") from None
+        whose = "the principal's" if is_principal else f"API key {key_id!r}'s"
+        raise ValueError(f"signature does not verify against {whose} public key") from None
 
 
 def _route(method: str, target: str) -> _Route:
@@ -291,7 +304,9 @@ class _Handler(OwnedHandler["ObjectStorageStandin"]):
         auth_error: str | None = None
         try:
             try:
-                verify_signature(self.owner.principal, self.command, self.path, headers, body)
+                verify_signature(
+                    self.owner.principal, self.command, self.path, headers, body, api_keys=self.owner.api_keys
+                )
             except ValueError as exc:
                 auth_error = str(exc)
                 raise ServiceError(401, "NotAuthenticated", _AUTH_MESSAGE) from None
@@ -353,6 +368,8 @@ class ObjectStorageStandin(LoopbackServer):
         self._requests: list[SeenRequest] = []
         self._injections: list[_Injection] = []
         self._truncations: list[tuple[int, str]] = []
+        self.api_keys: dict[str, rsa.RSAPublicKey] = {}
+        """Public keys of API-key signers by ``keyId`` (see :meth:`register_key`); kept across :meth:`reset`."""
 
     # ----- Python API for tests -------------------------------------------------------------------------------
 
@@ -363,6 +380,11 @@ class ObjectStorageStandin(LoopbackServer):
             self._requests.clear()
             self._injections.clear()
             self._truncations.clear()
+
+    def register_key(self, key_id: str, public_key: rsa.RSAPublicKey) -> None:
+        """Accept requests signed with an API key (``keyId="<tenancy>/<user>/<fingerprint>"``, config-file auth)."""
+        with self._lock:
+            self.api_keys[key_id] = public_key
 
     def create_bucket(self, bucket: str) -> None:
         """Make an (empty) bucket exist; existing buckets are left alone."""
@@ -378,11 +400,13 @@ class ObjectStorageStandin(LoopbackServer):
         *,
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
+        time_created: datetime | None = None,
     ) -> str:
-        """Store an object directly (creating the bucket if needed); returns its new ETag."""
+        """Store an object directly (creating the bucket if needed); returns its new ETag. ``time_created`` backdates
+        it (listings order by it; without it, objects stored within one millisecond would tie)."""
         self._check_namespace(ns, bucket)
         self.create_bucket(bucket)
-        return self._store(bucket, name, data, content_type, dict(metadata or {}))
+        return self._store(bucket, name, data, content_type, dict(metadata or {}), time_created=time_created)
 
     def get(self, ns: str, bucket: str, name: str) -> bytes:
         """An object's bytes; ``KeyError`` if it does not exist."""
@@ -642,10 +666,19 @@ class ObjectStorageStandin(LoopbackServer):
                 412, "IfMatchFailed", f"The If-Match header is '{expected}' but the current entity tag is '{obj.etag}'"
             )
 
-    def _store(self, bucket: str, name: str, data: bytes, content_type: str, metadata: dict[str, str]) -> str:
+    def _store(
+        self,
+        bucket: str,
+        name: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        *,
+        time_created: datetime | None = None,
+    ) -> str:
         etag = str(uuid.uuid4())
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        obj = StoredObject(data, etag, content_type, md5, datetime.now(UTC), metadata)
+        obj = StoredObject(data, etag, content_type, md5, time_created or datetime.now(UTC), metadata)
         with self._lock:
             self._buckets[bucket][name] = obj
         return etag

@@ -394,6 +394,7 @@ def test_fdk_invocation_looks_like_the_fn_agent(echo: FdkServer, principal: Prin
     assert {"date", "oci-subject-id", "opc-request-id"} <= set(seen["headers"])
     assert (seen["config"], seen["rp"]) == ("b", str(principal.rpst_path))
     logged = f"echo {len(json.dumps({'hello': 'world'}))} bytes"
+    echo.stop()  # joins the output readers: everything the child wrote is in the logs now
     assert logged in echo.logs()
     assert "on stdout" in echo.logs()
     assert any(logged in line for line in echo.stderr_lines)

@@ -29,7 +29,7 @@ DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 of the object in memory."""
 
 _NON_WS = re.compile(rb"[^ \t\r\n]")
-_BIG_INT = re.compile(rb"\d{20}")
+_BIG_INT = re.compile(rb"-\d{19}|\d{20}")
 """A digit run too long for a 64-bit integer (or inside a string: then the exact parse is merely slower)."""
 _BETWEEN_BRACES = re.compile(rb'[^{}"]*(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"[^{}"]*)*')
 """Everything up to the next brace outside a string: non-structural bytes and whole, well-formed strings."""

@@ -1,0 +1,191 @@
+"""Shared plumbing of the integration tests (``test_function.py``, ``test_progress.py``).
+
+The function runs under the real fdk (:class:`~standins.fdkserver.FdkServer`) against the loopback stand-ins.
+Every server and every answer a test touches is recorded in a :class:`Seen`, so one teardown check can prove the
+shipping token appeared nowhere it should not: fdk's logs, response bodies, error texts, the bucket.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from logzio_forwarder import USER_AGENT
+from standins.demo import audit_records, object_created_event
+from standins.fdkserver import FdkServer, Invocation
+from standins.listener import LogzioListenerStandin
+from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
+
+BUCKET = DEFAULT_BUCKET
+DEFAULT_CAP = 4_000_000
+"""The forwarder's default ``batch-max-bytes`` (config.DEFAULT_BATCH_MAX_BYTES), for servers that do not set it."""
+SMALL_CAP = 8192
+"""``batch-max-bytes`` of the shared function: a handful of ~1.7 KB audit records per request, so several batches."""
+
+
+@dataclass
+class Seen:
+    """What one test exposed the token to; checked at teardown."""
+
+    servers: list[FdkServer] = field(default_factory=list)
+    answers: list[Invocation] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    caps: list[int] = field(default_factory=list)
+    """``batch-max-bytes`` of every sender in the test: no listener request may be larger than the largest."""
+
+
+class Function:
+    """An fdk server running ``func.py``, whose answers are recorded for the secrecy check."""
+
+    def __init__(self, server: FdkServer, seen: Seen) -> None:
+        self.server = server
+        self._seen = seen
+        seen.servers.append(server)
+        seen.caps.append(int(server.config_env.get("batch-max-bytes", DEFAULT_CAP)))
+
+    def invoke(
+        self,
+        body: bytes | Mapping[str, Any] | list[Any],
+        *,
+        deadline: datetime | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Invocation:
+        answer = self.server.invoke(body, deadline=deadline, headers=headers)
+        self._seen.answers.append(answer)
+        return answer
+
+    def warm_up(self) -> None:
+        """Make the container warm (handler imported, oci SDK loaded, client built) so a short deadline in the next
+        invocation is spent on the work under test, not on imports: ask for an object that does not exist."""
+        answer = self.invoke({"objects": ["audit/warm-up/absent.log.gz"]})
+        assert answer.status == 502
+        assert "ObjectNotFound" in answer.text
+
+    def logs(self) -> str:
+        """Everything fdk and the function printed; complete only after :meth:`stop` (readers are threads)."""
+        return self.server.logs()
+
+    def stop(self) -> None:
+        """Stop the server and wait for its output readers, so :meth:`logs` is complete."""
+        self.server.stop()
+
+
+# ----- records and objects ----------------------------------------------------------------------------------------
+
+
+def make_records(tag: str, count: int) -> list[dict[str, Any]]:
+    """``count`` realistic audit records (the demo's twelve, cycled) with ids and times unique to ``tag``."""
+    base = audit_records()
+    records = []
+    for index in range(count):
+        record = copy.deepcopy(base[index % len(base)])
+        record["id"] = f"{tag}-{index:05d}"
+        when = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=index, milliseconds=index % 997)
+        record["time"] = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+        record["data"]["request"]["id"] = f"{tag}-request-{index}"
+        records.append(record)
+    return records
+
+
+def compact(record: Mapping[str, Any], *, ascii_only: bool = True) -> str:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=ascii_only)
+
+
+def ndjson(records: Iterable[Mapping[str, Any]]) -> bytes:
+    """One record per line, newline-terminated: the connector's usual layout, uncompressed."""
+    return "".join(compact(r) + "\n" for r in records).encode()
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def shipped_form(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What the listener must receive for a source record: the same content plus ``@timestamp`` = ``time``."""
+    return {**record, "@timestamp": record["time"]}
+
+
+def _key(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True)
+
+
+def _ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [str(r.get("id", r.get("message", "?")))[:80] for r in records]
+
+
+def assert_each_once(accepted: Sequence[Mapping[str, Any]], source: Sequence[Mapping[str, Any]]) -> None:
+    """The accepted records are exactly the source records, each once, in shipped form (any order)."""
+    want = Counter(_key(shipped_form(r)) for r in source)
+    got = Counter(_key(r) for r in accepted)
+    if want == got:
+        return
+    missing = want - got
+    extra = got - want
+    duplicated = [i for i, n in Counter(_ids(accepted)).items() if n > 1]
+    raise AssertionError(
+        f"{len(accepted)} records accepted for {len(source)} sent; "
+        f"missing or different: {_ids(json.loads(k) for k in missing)[:10]}; "
+        f"unexpected or different: {_ids(json.loads(k) for k in extra)[:10]}; duplicated ids: {duplicated[:10]}"
+    )
+
+
+def put(objectstorage: ObjectStorageStandin, name: str, data: bytes, *, created: datetime | None = None) -> str:
+    """Store an object in the input bucket; returns its ETag."""
+    return objectstorage.put(objectstorage.namespace, BUCKET, name, data, time_created=created)
+
+
+def event_for(objectstorage: ObjectStorageStandin, name: str, etag: str) -> dict[str, Any]:
+    """The Object-Create event OCI Events sends for ``name``."""
+    return object_created_event(objectstorage.namespace, BUCKET, name, etag)
+
+
+def progress_of(objectstorage: ObjectStorageStandin, name: str) -> dict[str, Any]:
+    """The progress object the function keeps for ``name``."""
+    value: dict[str, Any] = json.loads(
+        objectstorage.get(objectstorage.namespace, BUCKET, f"forwarder-state/{name}.json")
+    )
+    return value
+
+
+def in_seconds(seconds: float) -> datetime:
+    """A deadline ``seconds`` from now (``Fn-Deadline`` carries whole seconds: it is truncated when sent)."""
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def get_objects(objectstorage: ObjectStorageStandin) -> list[str]:
+    """Names of the objects GetObject was asked for (progress objects included)."""
+    return [r.object_name or "" for r in objectstorage.requests if r.operation == "GetObject"]
+
+
+# ----- the teardown check -----------------------------------------------------------------------------------------
+
+
+def check_after_test(
+    seen: Seen, token: str, listener: LogzioListenerStandin, objectstorage: ObjectStorageStandin
+) -> None:
+    """The token is nowhere but in the listener's query string; every listener request is well formed."""
+    for server in seen.servers:
+        assert token not in server.logs(), "the shipping token appears in the function's log output"
+    for answer in seen.answers:
+        assert token not in answer.text, f"the shipping token appears in a response body: {answer.text[:200]}"
+        assert token not in json.dumps(dict(answer.headers)), "the shipping token appears in response headers"
+    for text in seen.texts:
+        assert token not in text, f"the shipping token appears in an error text: {text[:200]}"
+    ns = objectstorage.namespace
+    for name in objectstorage.names(ns, BUCKET):
+        assert token.encode() not in objectstorage.get(ns, BUCKET, name), f"the token was written to {name}"
+    for seen_request in objectstorage.requests:
+        assert token not in seen_request.path + json.dumps(dict(seen_request.headers)), "token sent to Object Storage"
+    cap = max(seen.caps, default=DEFAULT_CAP)
+    for request in listener.requests:
+        assert request.content_encoding == "gzip", "every body is sent gzip'd"
+        assert request.user_agent == USER_AGENT, f"User-Agent {request.user_agent!r}"
+        assert USER_AGENT.startswith("oci-logzio-forwarder/")
+        if request.uncompressed_size is not None:
+            assert request.uncompressed_size <= cap, f"a {request.uncompressed_size}-byte body exceeds {cap}"
