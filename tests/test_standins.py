@@ -395,10 +395,12 @@ def test_fdk_invocation_looks_like_the_fn_agent(echo: FdkServer, principal: Prin
     assert (seen["config"], seen["rp"]) == ("b", str(principal.rpst_path))
     logged = f"echo {len(json.dumps({'hello': 'world'}))} bytes"
     echo.stop()  # joins the output readers: everything the child wrote is in the logs now
-    assert logged in echo.logs()
-    assert "on stdout" in echo.logs()
-    assert any(logged in line for line in echo.stderr_lines)
-    assert not any("on stdout" in line for line in echo.stderr_lines)
+    logs, stderr_lines = echo.logs(), list(echo.stderr_lines)
+    echo.start()  # the fixture is shared with the next tests
+    assert logged in logs
+    assert "on stdout" in logs
+    assert any(logged in line for line in stderr_lines)
+    assert not any("on stdout" in line for line in stderr_lines)
 
 
 def test_fdk_default_deadline_and_header_overrides(echo: FdkServer) -> None:
