@@ -20,6 +20,7 @@ from .deadline import Deadline
 from .errors import ForwarderError
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
+from .pipeline.prefetch import prefetch
 from .pipeline.shape import shape
 from .pipeline.source import LocalFiles
 from .secrecy import protect_logging, redact, register
@@ -132,7 +133,7 @@ def _convert(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     error: ForwarderError | None = None
     try:
-        for block in _blocks(decode(decompress(opened.chunks, stats)), counts):
+        for block in _blocks(decode(prefetch(decompress(opened.chunks, stats))), counts):
             out.write(block)
     except ForwarderError as exc:  # truncated gzip: what came before it was written; say so and fail
         error = exc

@@ -21,6 +21,7 @@ from .errors import ForwarderError, ShipError, SourceError
 from .pipeline.batch import Batch, batches
 from .pipeline.decode import Decoder, Item
 from .pipeline.decompress import DecompressStats, decompress
+from .pipeline.prefetch import prefetch
 from .pipeline.shape import Shaped, shape
 from .pipeline.ship import ShipOutcome, Shipper
 from .pipeline.source import ObjectSource, OpenedObject
@@ -111,7 +112,7 @@ class Forwarder:
     def _run(self, opened: OpenedObject, progress: Progress, report: ObjectReport) -> None:
         report.resumed_at_record = report.delivered_through_record = progress.records
         stats = DecompressStats()
-        source = _Guarded(decompress(opened.chunks, stats))
+        source = _Guarded(prefetch(decompress(opened.chunks, stats)))
         lines = self._count(_decoded(source, progress.offset), report)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
         try:
