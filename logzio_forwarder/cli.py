@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -18,10 +19,11 @@ from . import __version__
 from .config import KEYS, Settings, load_settings
 from .deadline import Deadline
 from .errors import ForwarderError
+from .pipeline.batch import batches
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.prefetch import prefetch
-from .pipeline.shape import shape
+from .pipeline.shape import Tally, shaped_lines
 from .pipeline.source import LocalFiles
 from .secrecy import protect_logging, redact, register
 
@@ -129,41 +131,23 @@ def _convert(args: argparse.Namespace) -> int:
     """Stream the object through decompress → decode → shape, writing lines as the shipper would send them."""
     opened = LocalFiles().open(args.src)
     stats = DecompressStats()
-    counts = {"records": 0, "undecodable": 0, "shortened": 0}
+    tally = Tally()
     out = sys.stdout.buffer
+    max_line = load_settings({"input-bucket": "-", "logzio-url": "127.0.0.1", "logzio-token": "-"}).max_line_bytes
+    lines = shaped_lines(decode(prefetch(decompress(opened.chunks, stats))), max_line, tally)
     error: ForwarderError | None = None
     try:
-        for block in _blocks(decode(prefetch(decompress(opened.chunks, stats))), counts):
-            out.write(block)
+        for block in batches(lines, _WRITE_BUFFER):  # ~1 MiB per write call, not one call per record
+            out.write(block.body)
     except ForwarderError as exc:  # truncated gzip: what came before it was written; say so and fail
         error = exc
     out.flush()
     if args.stats:
-        summary = {**counts, "bytes_in": stats.compressed, "bytes_decompressed": stats.decompressed}
+        summary = {**asdict(tally), "bytes_in": stats.compressed, "bytes_decompressed": stats.decompressed}
         print(orjson.dumps(summary).decode(), file=sys.stderr)
     if error is not None:
         raise error
     return 0
-
-
-def _blocks(items: Iterator[Any], counts: dict[str, int]) -> Iterator[bytes]:
-    """Lines joined into ~1 MiB blocks: one write call per block instead of one per record."""
-    max_line = load_settings({"input-bucket": "-", "logzio-url": "127.0.0.1", "logzio-token": "-"}).max_line_bytes
-    parts: list[bytes] = []
-    size = 0
-    for item in items:
-        shaped = shape(item, max_line)
-        counts["records"] += 1
-        counts["undecodable"] += shaped.undecodable
-        counts["shortened"] += shaped.shortened
-        parts.append(shaped.line)
-        parts.append(b"\n")
-        size += len(shaped.line) + 1
-        if size >= _WRITE_BUFFER:
-            yield b"".join(parts)
-            parts, size = [], 0
-    if parts:
-        yield b"".join(parts)
 
 
 def _ship(args: argparse.Namespace) -> int:

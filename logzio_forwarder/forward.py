@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,7 +22,7 @@ from .pipeline.batch import Batch, batches
 from .pipeline.decode import Decoder, Item
 from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.prefetch import prefetch
-from .pipeline.shape import Shaped, shape
+from .pipeline.shape import Tally, shaped_lines
 from .pipeline.ship import ShipOutcome, Shipper
 from .pipeline.source import ObjectSource, OpenedObject
 from .state import Progress, StateStore
@@ -113,27 +113,22 @@ class Forwarder:
         report.resumed_at_record = report.delivered_through_record = progress.records
         stats = DecompressStats()
         source = _Guarded(prefetch(decompress(opened.chunks, stats)))
-        lines = self._count(_decoded(source, progress.offset), report)
+        tally = Tally()
+        lines = shaped_lines(_decoded(source, progress.offset), self._settings.max_line_bytes, tally)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
         try:
             completed = self._ship_all(pending, progress, report, opened.name)
         finally:
+            pending.close()
+            lines.close()  # settles the tally of what was read, also when delivery stopped early
             _close(opened)
         report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
+        report.records, report.undecodable, report.shortened = tally.records, tally.undecodable, tally.shortened
         if source.error is not None:
             report.status, report.error = "failed", str(source.error)
         elif completed and report.status == "forwarded":
             progress.done = True
             self._state.save(opened.name, progress)
-
-    def _count(self, items: Iterable[Item], report: ObjectReport) -> Iterator[Shaped]:
-        max_line = self._settings.max_line_bytes
-        for item in items:
-            shaped = shape(item, max_line)
-            report.records += 1
-            report.undecodable += shaped.undecodable
-            report.shortened += shaped.shortened
-            yield shaped
 
     def _ship_all(self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, name: str) -> bool:
         """Ship batches with a bounded window in flight; True when every batch of the object was acknowledged."""

@@ -6,7 +6,7 @@ shipper still splits a batch in half if a listener answers 413 anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 
 from .shape import Shaped
@@ -25,7 +25,7 @@ class Batch:
     """Offset in the decompressed object just after this batch's last record."""
 
 
-def batches(lines: Iterable[Shaped], max_bytes: int, first_seq: int = 0) -> Iterator[Batch]:
+def batches(lines: Iterable[Shaped], max_bytes: int, first_seq: int = 0) -> Generator[Batch, None, None]:
     """Group lines into bodies of at most ``max_bytes`` (each line is at most ``max_bytes - 1`` long by shaping)."""
     parts: list[bytes] = []
     size = 0

@@ -136,7 +136,8 @@ class Decoder:
         """``skip``: bytes at the start of the stream that were already delivered (a record boundary)."""
         self._buf = b""
         self._base = skip  # stream offset of self._buf[0]
-        self._line = 1  # line number at self._buf[0]
+        self._line = 1  # line number at self._buf[self._mark]: counted as the hot loop goes, the rest on demand
+        self._mark = 0
         self._skip = skip
         self._max_record = max_record_bytes
 
@@ -166,7 +167,8 @@ class Decoder:
         self._advance(buf, len(buf))
 
     def _advance(self, buf: bytes, pos: int) -> None:
-        self._line += buf.count(b"\n", 0, pos)
+        self._line += buf.count(b"\n", self._mark, pos)
+        self._mark = 0
         self._base += pos
         self._buf = buf[pos:]
 
@@ -189,6 +191,9 @@ class Decoder:
     def _plain_lines(self, buf: bytes, pos: int) -> Generator[Record, None, int]:
         """The hot path, in one tight loop: lines that are exactly one object (``{`` first, ``}`` last, parsed by
         orjson). Returns where the first other line starts, for the general path."""
+        if pos != self._mark:  # lines the general path consumed since the last count
+            self._line += buf.count(b"\n", self._mark, pos)
+            self._mark = pos
         find = buf.find
         loads = orjson.loads
         base = self._base
@@ -198,12 +203,14 @@ class Decoder:
             try:
                 value = loads(line)
             except orjson.JSONDecodeError:
-                return pos
+                break
             if type(value) is not dict:
-                return pos
+                break
             yield Record(value, line, base + nl)
             pos = nl + 1
+            self._line += 1
             nl = find(b"\n", pos)
+        self._mark = pos
         return pos
 
     def _other(self, buf: bytes, pos: int, final: bool) -> _Step:
@@ -257,7 +264,7 @@ class Decoder:
 
     def _fragment(self, buf: bytes, start: int, end: int, reason: str) -> Fragment:
         text = buf[start:end].rstrip(b" \t\r\n")
-        line = self._line + buf.count(b"\n", 0, start)
+        line = self._line + buf.count(b"\n", self._mark, start)
         return Fragment(text, self._base + start, line, reason, self._base + end)
 
 

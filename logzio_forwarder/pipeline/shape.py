@@ -13,6 +13,7 @@ re-serialising the whole record: the single biggest saving on the hot path.
 from __future__ import annotations
 
 import json
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,32 @@ class Shaped:
     end: int
     undecodable: bool = False
     shortened: bool = False
+
+
+@dataclass(slots=True)
+class Tally:
+    """What shaping did, for the summary."""
+
+    records: int = 0
+    undecodable: int = 0
+    shortened: int = 0
+
+
+def shaped_lines(items: Iterable[Item], max_line: int, tally: Tally) -> Generator[Shaped, None, None]:
+    """Stage 4 over a stream: every item shaped, in order, counted into ``tally`` (even if abandoned early)."""
+    records = undecodable = shortened = 0
+    try:
+        for item in items:
+            shaped = shape(item, max_line)
+            records += 1
+            if shaped.undecodable or shaped.shortened:
+                undecodable += shaped.undecodable
+                shortened += shaped.shortened
+            yield shaped
+    finally:
+        tally.records += records
+        tally.undecodable += undecodable
+        tally.shortened += shortened
 
 
 def shape(item: Item, max_line: int) -> Shaped:
@@ -60,10 +87,10 @@ def _record_line(record: Record) -> bytes:
     value, raw = record.value, record.raw
     if raw is not None:
         time = value.get("time")
-        if not isinstance(time, str) or value.get("@timestamp") == time:
-            return raw
-        if "@timestamp" not in value:  # splice: {"@timestamp":"…",<the rest of the original object>
+        if type(time) is str and "@timestamp" not in value:  # the hot path: splice {"@timestamp":"…",<the rest>
             return b'{"@timestamp":' + orjson.dumps(time) + b"," + raw[1:]
+        if type(time) is not str or value.get("@timestamp") == time:
+            return raw
     return _dumps(_with_timestamp(exact_value(record)))
 
 
