@@ -25,7 +25,7 @@ from .pipeline.prefetch import prefetch
 from .pipeline.shape import Tally, shaped_lines
 from .pipeline.ship import ShipOutcome, Shipper
 from .pipeline.source import ObjectSource, OpenedObject
-from .state import Progress, StateStore
+from .state import BackgroundSaves, Progress, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,14 @@ class Forwarder:
         tally = Tally()
         lines = shaped_lines(_decoded(source, progress.offset), self._settings.max_line_bytes, tally)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
+        saves = BackgroundSaves(self._state, opened.name)
         try:
-            completed = self._ship_all(pending, progress, report, opened.name)
+            completed = self._ship_all(pending, progress, report, saves)
         finally:
             pending.close()
             lines.close()  # settles the tally of what was read, also when delivery stopped early
             _close(opened)
+            saves.flush()
         report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
         report.records, report.undecodable, report.shortened = tally.records, tally.undecodable, tally.shortened
         if source.error is not None:
@@ -130,7 +132,9 @@ class Forwarder:
             progress.done = True
             self._state.save(opened.name, progress)
 
-    def _ship_all(self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, name: str) -> bool:
+    def _ship_all(
+        self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, saves: BackgroundSaves
+    ) -> bool:
         """Ship batches with a bounded window in flight; True when every batch of the object was acknowledged."""
         window: deque[tuple[Batch, Future[ShipOutcome]]] = deque()
         delivered_before = self._delivered_before(progress)
@@ -147,9 +151,9 @@ class Forwarder:
                     break
                 window.append((batch, self._send(pool, batch, delivered_before, report)))
                 while window and (len(window) > self._workers or window[0][1].done()):
-                    healthy = self._settle(*window.popleft(), progress, report, name) and healthy
+                    healthy = self._settle(*window.popleft(), progress, report, saves) and healthy
             while window:
-                healthy = self._settle(*window.popleft(), progress, report, name) and healthy
+                healthy = self._settle(*window.popleft(), progress, report, saves) and healthy
         if not healthy:
             self._count_unsent(pending, report)
         return exhausted and healthy
@@ -182,7 +186,12 @@ class Forwarder:
                 return
 
     def _settle(
-        self, batch: Batch, future: Future[ShipOutcome], progress: Progress, report: ObjectReport, name: str
+        self,
+        batch: Batch,
+        future: Future[ShipOutcome],
+        progress: Progress,
+        report: ObjectReport,
+        saves: BackgroundSaves,
     ) -> bool:
         """Account for one finished batch, in order; advance progress while the prefix is unbroken."""
         try:
@@ -201,11 +210,11 @@ class Forwarder:
         progress.batch_max_bytes = self._settings.batch_max_bytes
         if report.status == "failed":  # an earlier batch failed: remember this one, but keep the prefix where it is
             progress.acked.append(batch.seq)
-            self._state.save(name, progress)
+            saves.save(progress)
             return False
         progress.advance(batch.seq, batch.records, batch.end)
         report.delivered_through_record = progress.records
-        self._state.save(name, progress)
+        saves.save(progress)
         return True
 
 

@@ -8,7 +8,9 @@ new version (another ETag) starts over; a finished one is not sent again.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -71,6 +73,44 @@ class StateStore(Protocol):
     def load(self, name: str) -> Progress | None: ...
 
     def save(self, name: str, progress: Progress) -> None: ...
+
+
+class BackgroundSaves:
+    """Saves one object's progress in a background thread, so the pipeline never waits on Object Storage between
+    batches (a PutObject is a signed round trip). Saves happen in order; a snapshot still waiting when a newer
+    one arrives is replaced by it, since the newer one records more. :meth:`flush` waits for the last save and
+    raises the first failure."""
+
+    def __init__(self, store: StateStore, name: str) -> None:
+        self._store = store
+        self._name = name
+        self._lock = threading.Lock()
+        self._waiting: Progress | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="progress")
+        self._error: Exception | None = None
+
+    def save(self, progress: Progress) -> None:
+        snapshot = replace(progress, acked=list(progress.acked))
+        with self._lock:
+            replaced = self._waiting is not None
+            self._waiting = snapshot
+        if not replaced:
+            self._pool.submit(self._write)
+
+    def _write(self) -> None:
+        with self._lock:
+            snapshot, self._waiting = self._waiting, None
+        if snapshot is None or self._error is not None:
+            return
+        try:
+            self._store.save(self._name, snapshot)
+        except Exception as exc:  # kept for flush(), which raises it in the caller's thread
+            self._error = exc
+
+    def flush(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._error is not None:
+            raise self._error
 
 
 class NoState:
