@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
-README = BENCH / "README.md"
+README = BENCH.parent / "README.md"
 MB = 1_000_000
 RUNNERS = ("baseline", "convert", "function")
 IMPORT_PACKAGES = ("oci", "fdk", "requests", "orjson", "isal", "logzio_forwarder")
