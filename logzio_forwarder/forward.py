@@ -52,7 +52,8 @@ class ObjectReport:
     bytes_out: int = 0
     rejected: int = 0
     not_delivered: int = 0
-    not_delivered_is_lower_bound: bool = False
+    not_delivered_is_lower_bound: bool | None = None
+    """True when reading the rest of the object to count it was cut short by the deadline."""
     resumed_at_record: int = 0
     delivered_through_record: int = 0
     duration_s: float = 0.0
