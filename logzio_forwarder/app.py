@@ -104,7 +104,7 @@ def replay_names(bucket: OciBucket, state: BucketState, prefix: str) -> list[Obj
     listing = sorted(bucket.list(prefix), key=lambda o: (o.created is None, o.created, o.name))
     todo = []
     for info in listing:
-        if info.name.startswith(state.key("")[:-5]):  # the state prefix itself
+        if info.name.startswith(state.prefix):  # the forwarder's own progress objects
             continue
         progress = state.load(info.name)
         if progress is not None and progress.done and progress.etag == info.etag:

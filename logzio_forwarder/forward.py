@@ -1,8 +1,10 @@
 """The pipeline for one object: source → decompress → decode → shape → batch → ship, with progress kept.
 
-Reading, decoding and shaping run in the calling thread; shipping (gzip and HTTP, both of which release the GIL)
-runs in a small pool, with a bounded number of batches in flight so memory stays flat. Progress advances only
-over the contiguous prefix of acknowledged batches, so a resume never skips a batch that was not delivered.
+Download and inflate run in a prefetch thread; decoding, shaping and batching in the calling thread; gzip and
+HTTP in a small pool with a bounded number of batches in flight (so memory stays flat); progress writes in a
+background thread. The waits (sockets) overlap fully; the CPU work shares the interpreter (README "Performance").
+Progress advances only over the contiguous prefix of acknowledged batches, and batches acknowledged past a gap
+are remembered, so a resume neither skips an undelivered batch nor resends a delivered one.
 """
 
 from __future__ import annotations

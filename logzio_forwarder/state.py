@@ -128,10 +128,10 @@ class BucketState:
 
     def __init__(self, bucket: OciBucket, prefix: str) -> None:
         self._bucket = bucket
-        self._prefix = prefix
+        self.prefix = prefix
 
     def key(self, name: str) -> str:
-        return f"{self._prefix}{name}.json"
+        return f"{self.prefix}{name}.json"
 
     def load(self, name: str) -> Progress | None:
         value = self._bucket.get_json(self.key(name))

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 from . import LoopbackServer, OwnedHandler
 
 __all__ = [
@@ -178,8 +180,8 @@ def _classify(line: bytes, max_line: int) -> tuple[str, dict[str, Any] | None]:
     if len(line) > max_line:
         return "oversizedLines", None
     try:
-        record = json.loads(line)
-    except ValueError:
+        record = orjson.loads(line)  # fast, so the stand-in takes little CPU from the function it measures
+    except orjson.JSONDecodeError:
         return "malformedLines", None
     if not isinstance(record, dict):
         return "malformedLines", None
