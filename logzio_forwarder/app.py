@@ -31,21 +31,31 @@ class Outcome:
 
     reports: list[ObjectReport] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    """Objects not started before the deadline."""
     bucket: str = ""
     namespace: str = ""
+    replay: bool = False
+    """A prefix replay works through as much as the deadline allows: running out of time is not a failure."""
+
+    @property
+    def unfinished(self) -> list[str]:
+        """Objects to forward in another invocation: stopped by the deadline, or not started."""
+        return [r.object for r in self.reports if r.status == "stopped"] + self.left
 
     @property
     def failed(self) -> bool:
-        return bool(self.left) or any(r.status in ("failed", "stopped") or r.not_delivered for r in self.reports)
+        undelivered = any(r.status == "failed" or r.not_delivered for r in self.reports)
+        return undelivered or (bool(self.unfinished) and not self.replay)
 
     def to_json(self) -> dict[str, Any]:
-        if len(self.reports) == 1 and not self.left:
+        if len(self.reports) == 1 and not self.left and not self.replay:
             return self.reports[0].to_json()
         totals = {
             key: sum(getattr(r, key) for r in self.reports)
             for key in ("records", "undecodable", "shortened", "batches", "requests", "retries", "not_delivered")
         }
-        return {"objects": [r.to_json() for r in self.reports], "left": self.left, "totals": totals}
+        objects = [r.to_json() for r in self.reports]
+        return {"objects": objects, "left": self.unfinished, "complete": not self.unfinished, "totals": totals}
 
     def failure_message(self) -> str:
         """Names every object that was not completely delivered, how many records, and how to finish."""
@@ -90,7 +100,7 @@ def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Dead
         names: tuple[str, ...] | list[str] = command.names
     else:
         names = [info.name for info in replay_names(bucket, state, command.prefix)]
-    outcome = Outcome(bucket=bucket.bucket, namespace=namespace)
+    outcome = Outcome(bucket=bucket.bucket, namespace=namespace, replay=isinstance(command, Replay))
     for index, name in enumerate(names):
         if deadline.near(settings.deadline_margin_s):
             outcome.left = list(names[index:])

@@ -135,7 +135,8 @@ def test_listener_failing_for_good_then_a_replay_delivers_the_rest_once(
     listener.heal()
     replay = function.invoke({"replay": {"prefix": "audit/"}})
     assert replay.status == 200, replay.text
-    report = replay.json()
+    assert (replay.json()["left"], replay.json()["complete"]) == ([], True)
+    (report,) = replay.json()["objects"]
     assert (report["object"], report["status"], report["resumed_at_record"]) == (NAME, "forwarded", first)
     assert report["records"] == len(records) - first
     assert_each_once(listener.records, records)  # the rest arrived; nothing acknowledged arrived twice
@@ -240,13 +241,35 @@ def test_an_object_too_big_for_the_deadline_stops_with_progress_and_the_replay_f
 
     replay = function.invoke({"replay": {"prefix": "audit/"}})
     assert replay.status == 200, replay.text
-    report = replay.json()
+    (report,) = replay.json()["objects"]
     assert (report["status"], report["resumed_at_record"], report["records"]) == ("forwarded", first, 40 - first)
     assert_each_once(listener.records, records)
     assert progress_of(objectstorage, NAME)["done"] is True
 
 
 # ----- replays and progress objects -------------------------------------------------------------------------------
+
+
+def test_a_replay_out_of_time_answers_with_what_is_left_and_a_later_one_finishes(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    function = start_function(deadline_margin_seconds="30")
+    now = datetime.now(UTC)
+    sources = {f"audit/left-{i}.log.gz": make_records(f"left{i}", 3) for i in range(2)}
+    for age, (name, records) in enumerate(sources.items()):
+        put(objectstorage, name, gz(ndjson(records)), created=now - timedelta(minutes=5 - age))
+
+    # less time than deadline-margin-seconds: not one object may be started, and that is not a failure of a replay
+    early = function.invoke({"replay": {"prefix": "audit/left-"}}, deadline=now + timedelta(seconds=20))
+    assert early.status == 200, early.text
+    result = early.json()
+    assert (result["objects"], result["left"], result["complete"]) == ([], list(sources), False)
+    assert listener.requests == []
+
+    later = function.invoke({"replay": {"prefix": "audit/left-"}}, deadline=datetime.now(UTC) + timedelta(minutes=2))
+    assert later.status == 200, later.text
+    assert (later.json()["left"], later.json()["complete"]) == ([], True)
+    assert_each_once(listener.records, [r for records in sources.values() for r in records])
 
 
 def test_a_prefix_replay_goes_oldest_first_skips_done_objects_and_reports_each(
