@@ -17,14 +17,12 @@ import orjson
 
 from . import __version__
 from .config import KEYS, Settings, load_settings
-from .deadline import Deadline
-from .errors import ForwarderError
+from .errors import ConfigError, ForwarderError
 from .pipeline.batch import batches
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
-from .pipeline.prefetch import prefetch
 from .pipeline.shape import Tally, shaped_lines
-from .pipeline.source import LocalFiles
+from .pipeline.source import Guarded, LocalFiles
 from .secrecy import protect_logging, redact, register
 
 if TYPE_CHECKING:
@@ -41,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args)
     except ForwarderError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {redact(_in_cli_terms(exc))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `convert … | head`: the reader left; not an error of ours
         sys.stderr.close()
@@ -49,6 +47,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return result
+
+
+_FLAGS = {
+    "logzio-url": "--url",
+    "logzio-region": "--region",
+    "logzio-type": "--type",
+    "batch-max-bytes": "--batch-max-bytes",
+    "state-prefix": "--state-prefix",
+    "input-prefix": "--prefix",
+    "logzio-token": f"${TOKEN_ENV}",
+}
+
+
+def _in_cli_terms(exc: ForwarderError) -> str:
+    """A config error names the function's config key; on the command line, name the flag instead."""
+    if isinstance(exc, ConfigError) and exc.key in _FLAGS:
+        return str(exc).replace(f"config key {exc.key!r}", _FLAGS[exc.key], 1)
+    return str(exc)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,23 +150,21 @@ def _convert(args: argparse.Namespace) -> int:
     tally = Tally()
     out = sys.stdout.buffer
     max_line = load_settings({"input-bucket": "-", "logzio-url": "127.0.0.1", "logzio-token": "-"}).max_line_bytes
-    lines = shaped_lines(decode(prefetch(decompress(opened.chunks, stats))), max_line, tally)
-    error: ForwarderError | None = None
-    try:
-        for block in batches(lines, _WRITE_BUFFER):  # ~1 MiB per write call, not one call per record
-            out.write(block.body)
-    except ForwarderError as exc:  # truncated gzip: what came before it was written; say so and fail
-        error = exc
+    # no prefetch thread here: a local file has no latency to hide, and inflate holds the GIL (README Performance)
+    source = Guarded(decompress(opened.chunks, stats))  # a truncated gzip ends the stream; its error is kept
+    for block in batches(shaped_lines(decode(source), max_line, tally), _WRITE_BUFFER):  # ~1 MiB per write
+        out.write(block.body)
     out.flush()
     if args.stats:
         summary = {**asdict(tally), "bytes_in": stats.compressed, "bytes_decompressed": stats.decompressed}
         print(orjson.dumps(summary).decode(), file=sys.stderr)
-    if error is not None:
-        raise error
+    if source.error is not None:  # everything readable before the damage was written; now say so and fail
+        raise source.error
     return 0
 
 
 def _ship(args: argparse.Namespace) -> int:
+    from .deadline import Deadline
     from .forward import Forwarder
     from .pipeline.ship import Shipper
     from .state import NoState
@@ -168,6 +182,7 @@ def _ship(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from .app import replay_names
     from .bucket import OciBucket, config_file_client
+    from .deadline import Deadline
     from .forward import Forwarder
     from .pipeline.ship import Shipper
     from .state import BucketState

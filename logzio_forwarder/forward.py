@@ -26,7 +26,7 @@ from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.prefetch import prefetch
 from .pipeline.shape import Tally, shaped_lines
 from .pipeline.ship import ShipOutcome, Shipper
-from .pipeline.source import ObjectSource, OpenedObject
+from .pipeline.source import Guarded, ObjectSource, OpenedObject
 from .state import BackgroundSaves, Progress, StateStore
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Forwarder:
     def _run(self, opened: OpenedObject, progress: Progress, report: ObjectReport) -> None:
         report.resumed_at_record = report.delivered_through_record = progress.records
         stats = DecompressStats()
-        source = _Guarded(prefetch(decompress(opened.chunks, stats)))
+        source = Guarded(prefetch(decompress(opened.chunks, stats)))
         tally = Tally()
         lines = shaped_lines(_decoded(source, progress.offset), self._settings.max_line_bytes, tally)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
@@ -221,25 +221,7 @@ class Forwarder:
         return True
 
 
-class _Guarded:
-    """Iterates a stream until it fails, then stops cleanly and keeps the error.
-
-    A truncated gzip or a broken download must not lose what was read before it: the decoder still flushes its
-    tail (as a fragment) and the batches formed so far are shipped; the error is reported afterwards.
-    """
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self.error: ForwarderError | None = None
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._chunks
-        except ForwarderError as exc:
-            self.error = exc
-
-
-def _decoded(source: _Guarded, skip: int) -> Iterator[Item]:
+def _decoded(source: Guarded, skip: int) -> Iterator[Item]:
     """Decode the stream; at its end, the unfinished tail becomes a fragment only if no more bytes can come.
 
     A truncated gzip is the object's own damage: its tail is shipped as a fragment. A broken download is not:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from ..errors import ForwarderError, SourceError
+
 CHUNK = 1 << 20
 """Read size: large enough that per-chunk overhead vanishes, small enough that memory stays flat."""
 
@@ -41,10 +43,33 @@ class LocalFiles:
         if name == "-":
             return OpenedObject("-", "", None, read_chunks(sys.stdin.buffer))
         path = Path(name)
-        stat = path.stat()
-        return OpenedObject(name, f"{stat.st_mtime_ns:x}-{stat.st_size:x}", stat.st_size, _file_chunks(path))
+        try:
+            stat = path.stat()
+            stream = path.open("rb")
+        except OSError as exc:
+            raise SourceError(f"cannot read {name}: {exc.strerror or exc}") from None
+        return OpenedObject(name, f"{stat.st_mtime_ns:x}-{stat.st_size:x}", stat.st_size, _file_chunks(stream))
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as stream:
+def _file_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    with stream:
         yield from read_chunks(stream)
+
+
+class Guarded:
+    """Iterates a stream until it fails, then stops cleanly and keeps the error.
+
+    A truncated gzip or a broken download must not lose what was read before it: the decoder still flushes its
+    tail (as a fragment) and the batches formed so far are shipped; the error is reported afterwards.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.error: ForwarderError | None = None
+        """The error that ended the stream, if one did."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        except ForwarderError as exc:
+            self.error = exc
