@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from typing import Any
 
 from logzio_forwarder import USER_AGENT
 from standins.demo import audit_records, object_created_event
-from standins.fdkserver import FdkServer, Invocation
+from standins.fdkserver import REPO_ROOT, FdkServer, Invocation
 from standins.listener import LogzioListenerStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 
@@ -189,3 +192,19 @@ def check_after_test(
         assert USER_AGENT.startswith("oci-logzio-forwarder/")
         if request.uncompressed_size is not None:
             assert request.uncompressed_size <= cap, f"a {request.uncompressed_size}-byte body exceeds {cap}"
+
+
+def run_cli(*args: str, token: str | None = None, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """``python -m logzio_forwarder ARGS`` as a user runs it: a fresh process, the token only in its environment."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO_ROOT)}
+    if token is not None:
+        env["LOGZIO_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "logzio_forwarder", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=120,
+        check=False,
+    )

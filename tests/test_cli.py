@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +11,7 @@ import pytest
 
 from standins.listener import LogzioListenerStandin
 from tests.conftest import TEST_TOKEN
+from tests.integration_support import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,20 +36,7 @@ def connector_text(records: list[dict[str, Any]]) -> bytes:
     ).encode()
 
 
-def run(*args: str, stdin: bytes = b"", token: str | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "LOGZIO_TOKEN"}
-    env["PYTHONPATH"] = str(REPO)
-    if token is not None:
-        env["LOGZIO_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "logzio_forwarder", *args],
-        input=stdin,
-        capture_output=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+run = run_cli
 
 
 def shipped(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,7 +79,8 @@ def test_convert_of_a_truncated_gzip_writes_what_it_could_then_fails_in_one_line
     assert all(json.loads(line)["id"].startswith("r") for line in written[:-1])
     message = result.stderr.decode().strip()
     assert message.count("\n") == 0
-    assert message.startswith("error: ") and "truncated" in message
+    assert message.startswith("error: ")
+    assert "truncated" in message
 
 
 def test_a_missing_file_is_one_line_and_a_non_zero_exit() -> None:

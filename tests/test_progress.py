@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from standins.fdkserver import REPO_ROOT, FdkServer
+from standins.fdkserver import FdkServer
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
 from standins.principal import Principal
@@ -41,6 +39,7 @@ from tests.integration_support import (
     ndjson,
     progress_of,
     put,
+    run_cli,
 )
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.test/20261101T100000Z_20261101T100700Z.0.log.gz"
@@ -377,24 +376,11 @@ def api_key_config(tmp_path: Path, objectstorage: ObjectStorageStandin) -> Path:
     return config
 
 
-def run_cli(args: list[str], seen: Seen) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "LOGZIO_TOKEN": TEST_TOKEN,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "logzio_forwarder", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    seen.texts += [done.stdout, done.stderr]
-    return done
+def run_replay_cli(args: list[str], seen: Seen) -> subprocess.CompletedProcess[str]:
+    done = run_cli(*args, token=TEST_TOKEN)
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    seen.texts += [stdout, stderr]
+    return subprocess.CompletedProcess(done.args, done.returncode, stdout, stderr)
 
 
 def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
@@ -431,7 +417,7 @@ def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
     ]
     seen.caps.append(SMALL_CAP)
 
-    dry = run_cli([*common, "--dry-run"], seen)
+    dry = run_replay_cli([*common, "--dry-run"], seen)
     assert dry.returncode == 0, dry.stderr
     assert [line.split() for line in dry.stdout.splitlines()] == [
         [str(sizes["audit/y.log.gz"]), "audit/y.log.gz"],
@@ -441,7 +427,7 @@ def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
     assert listener.requests == []
     assert "PutObject" not in objectstorage.operations()
 
-    real = run_cli([*common, "--url", listener.url, "--batch-max-bytes", str(SMALL_CAP)], seen)
+    real = run_replay_cli([*common, "--url", listener.url, "--batch-max-bytes", str(SMALL_CAP)], seen)
     assert real.returncode == 0, real.stderr
     reports = [json.loads(line) for line in real.stdout.splitlines()]
     assert [(r["object"], r["status"], r["records"]) for r in reports] == [
@@ -454,7 +440,7 @@ def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
     assert all(key_id in r.headers["authorization"] for r in objectstorage.requests), "signed with the API key"
     assert all(r.auth_error is None for r in objectstorage.requests)
 
-    again = run_cli([*common, "--dry-run"], seen)
+    again = run_replay_cli([*common, "--dry-run"], seen)
     assert again.returncode == 0, again.stderr
     assert again.stdout == ""
     assert "0 objects, 0 bytes would be forwarded" in again.stderr
