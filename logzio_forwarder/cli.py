@@ -18,7 +18,6 @@ import orjson
 from . import __version__
 from .config import KEYS, Settings, load_settings
 from .errors import ConfigError, ForwarderError
-from .pipeline.batch import batches
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.shape import Tally, shaped_lines
@@ -148,13 +147,15 @@ def _convert(args: argparse.Namespace) -> int:
     opened = LocalFiles().open(args.src)
     stats = DecompressStats()
     tally = Tally()
-    out = sys.stdout.buffer
     max_line = load_settings({"input-bucket": "-", "logzio-url": "127.0.0.1", "logzio-token": "-"}).max_line_bytes
     # no prefetch thread here: a local file has no latency to hide, and inflate holds the GIL (README Performance)
     source = Guarded(decompress(opened.chunks, stats))  # a truncated gzip ends the stream; its error is kept
-    for block in batches(shaped_lines(decode(source), max_line, tally), _WRITE_BUFFER):  # ~1 MiB per write
-        out.write(block.body)
-    out.flush()
+    sys.stdout.flush()
+    with open(sys.stdout.fileno(), "wb", buffering=_WRITE_BUFFER, closefd=False) as out:  # 1 MiB per syscall
+        write = out.write
+        for shaped in shaped_lines(decode(source), max_line, tally):
+            write(shaped.line)
+            write(b"\n")
     if args.stats:
         summary = {**asdict(tally), "bytes_in": stats.compressed, "bytes_decompressed": stats.decompressed}
         print(orjson.dumps(summary).decode(), file=sys.stderr)

@@ -238,7 +238,8 @@ class Decoder:
                     record = _one_object(buf, pos, joint + 1, self._base)
                     if record is not None:
                         return record, joint + 1
-                record = _one_object(buf, pos, line_end, self._base)
+                tried = line_end == nl and pos == self._mark  # the hot loop just failed on exactly this line
+                record = None if tried else _one_object(buf, pos, line_end, self._base)
                 if record is not None:
                     return record, nl + 1
         return self._scanned(buf, pos, nl, final)
