@@ -20,6 +20,8 @@ from standins.listener import LogzioListenerStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from standins.principal import Principal, make_principal
 
+pytest_plugins = ["tests.integration_fixtures"]  # the end-to-end tests' fixtures
+
 TEST_TOKEN = "tok-SECRET-4f1c9e"
 """The shipping token in every test: distinctive, so a leak into logs or errors is easy to grep for."""
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,24 +14,22 @@ import json
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from standins.demo import connector_object
-from standins.fdkserver import FdkServer
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
-from standins.principal import Principal
-from tests.conftest import TEST_TOKEN, FdkFactory, load_event
+from tests.conftest import TEST_TOKEN, load_event
+from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     BUCKET,
     SMALL_CAP,
     Function,
     Seen,
     assert_each_once,
-    check_after_test,
     compact,
     event_for,
     get_objects,
@@ -45,52 +43,9 @@ from tests.integration_support import (
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.test/20261101T095300Z_20261101T100000Z.0.log.gz"
 BOM = b"\xef\xbb\xbf"
-StartFunction = Callable[..., Function]
 
 
-# ----- fixtures ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shared_server(
-    principal: Principal, _objectstorage_server: ObjectStorageStandin, _listener_server: LogzioListenerStandin
-) -> Iterator[FdkServer]:
-    """One warm function for the tests that need no special config (a container serves many invocations)."""
-    env = {
-        "input-bucket": BUCKET,
-        "logzio-url": _listener_server.url,
-        "logzio-token": TEST_TOKEN,
-        "objectstorage-endpoint": _objectstorage_server.url,
-        "batch-max-bytes": str(SMALL_CAP),
-    }
-    server = FdkServer(env, principal_env=principal.env()).start()
-    yield server
-    server.stop()
-    assert TEST_TOKEN not in server.logs()
-
-
-@pytest.fixture(autouse=True)
-def seen(logzio_token: str, listener: LogzioListenerStandin, objectstorage: ObjectStorageStandin) -> Iterator[Seen]:
-    """Records what each test exposed; afterwards the token must be nowhere and every request well formed."""
-    record = Seen()
-    yield record
-    check_after_test(record, logzio_token, listener, objectstorage)
-
-
-@pytest.fixture
-def function(shared_server: FdkServer, seen: Seen) -> Function:
-    """The shared function: default config, ``batch-max-bytes`` = SMALL_CAP, default deadline margin."""
-    return Function(shared_server, seen)
-
-
-@pytest.fixture
-def start_function(fdk_function: FdkFactory, seen: Seen) -> StartFunction:
-    """A function of its own with config overrides (``start_function(batch_max_bytes="1000000")``)."""
-
-    def start(overrides: dict[str, str | None] | None = None, **keywords: str | None) -> Function:
-        return Function(fdk_function(overrides, **keywords), seen)
-
-    return start
+pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere, every request well formed
 
 
 def forward(function: Function, objectstorage: ObjectStorageStandin, name: str, data: bytes) -> Any:

@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 import subprocess
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,18 +18,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from standins.fdkserver import FdkServer
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
-from standins.principal import Principal
-from tests.conftest import TEST_TOKEN, FdkFactory
+from tests.conftest import TEST_TOKEN
+from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     BUCKET,
     SMALL_CAP,
     Function,
     Seen,
     assert_each_once,
-    check_after_test,
     event_for,
     get_objects,
     gz,
@@ -43,48 +40,9 @@ from tests.integration_support import (
 )
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.test/20261101T100000Z_20261101T100700Z.0.log.gz"
-StartFunction = Callable[..., Function]
 
 
-# ----- fixtures (as in test_function.py) --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shared_server(
-    principal: Principal, _objectstorage_server: ObjectStorageStandin, _listener_server: LogzioListenerStandin
-) -> Iterator[FdkServer]:
-    """One warm function with ``batch-max-bytes`` = SMALL_CAP and the default 10 s deadline margin."""
-    env = {
-        "input-bucket": BUCKET,
-        "logzio-url": _listener_server.url,
-        "logzio-token": TEST_TOKEN,
-        "objectstorage-endpoint": _objectstorage_server.url,
-        "batch-max-bytes": str(SMALL_CAP),
-    }
-    server = FdkServer(env, principal_env=principal.env()).start()
-    yield server
-    server.stop()
-    assert TEST_TOKEN not in server.logs()
-
-
-@pytest.fixture(autouse=True)
-def seen(logzio_token: str, listener: LogzioListenerStandin, objectstorage: ObjectStorageStandin) -> Iterator[Seen]:
-    record = Seen()
-    yield record
-    check_after_test(record, logzio_token, listener, objectstorage)
-
-
-@pytest.fixture
-def function(shared_server: FdkServer, seen: Seen) -> Function:
-    return Function(shared_server, seen)
-
-
-@pytest.fixture
-def start_function(fdk_function: FdkFactory, seen: Seen) -> StartFunction:
-    def start(overrides: dict[str, str | None] | None = None, **keywords: str | None) -> Function:
-        return Function(fdk_function(overrides, **keywords), seen)
-
-    return start
+pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere, every request well formed
 
 
 def record_ends(records: list[dict[str, Any]]) -> list[int]:
