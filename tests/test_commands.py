@@ -11,33 +11,12 @@ import pytest
 from logzio_forwarder.commands import CREATE_OBJECT, ForwardObjects, Ignore, Replay, parse_command
 from logzio_forwarder.config import Settings, load_settings
 from logzio_forwarder.errors import RequestError
+from tests.conftest import load_event
 
 BUCKET = "logfile_download_bucket"
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.x/20261101T095300Z_20261101T100000Z.0.log.gz"
-EVENT: dict[str, Any] = {
-    "eventType": "com.oraclecloud.objectstorage.createobject",
-    "cloudEventsVersion": "0.1",
-    "eventTypeVersion": "2.0",
-    "source": "ObjectStorage",
-    "eventTime": "2026-11-01T10:00:05.123Z",
-    "contentType": "application/json",
-    "data": {
-        "compartmentId": "ocid1.compartment.oc1..x",
-        "compartmentName": "maintenance",
-        "resourceName": NAME,
-        "resourceId": f"/n/axyzns/b/{BUCKET}/o/{NAME}",
-        "availabilityDomain": "AMS-AD-1",
-        "additionalDetails": {
-            "bucketName": BUCKET,
-            "namespace": "axyzns",
-            "bucketId": "ocid1.bucket.oc1..x",
-            "eTag": "5a0c7a4e-2f5b-4c8e-9d61-3b7f2e9c1a10",
-            "archivalState": "Available",
-        },
-    },
-    "eventID": "8f1f6c37-3b0e-4b7a-9a55-0c1f0d6d2a01",
-    "extensions": {"compartmentId": "ocid1.compartment.oc1..x"},
-}
+EVENT: dict[str, Any] = load_event(name=NAME, namespace="axyzns")
+"""The recorded Object-Create event (tests/fixtures/events/createobject.json), pointed at NAME."""
 
 
 def settings(**overrides: str) -> Settings:
