@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from csimdjson import Object as _SimdObject
+from csimdjson import Parser as _SimdParser  # pysimdjson's binding, without its json-module shim
 
 BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -29,6 +31,8 @@ DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 of the object in memory."""
 
 _NON_WS = re.compile(rb"[^ \t\r\n]")
+_SIMDJSON_ERRORS = (ValueError, RuntimeError)
+"""What simdjson raises for invalid JSON, invalid UTF-8 (a ValueError subclass) and integers beyond 64 bits."""
 _DIGIT_MAP = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))
 _LONG_DIGIT_RUN = b"1" * 19
 
@@ -43,15 +47,46 @@ _BETWEEN_BRACES = re.compile(rb'[^{}"]*(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"[^{}"]*)*'
 """Everything up to the next brace outside a string: non-structural bytes and whole, well-formed strings."""
 
 
-@dataclass(slots=True)
 class Record:
-    """One decoded JSON object."""
+    """One decoded JSON object.
 
-    value: dict[str, Any]
-    raw: bytes | None
-    """The object's exact bytes when they sit on one line and parse cleanly with orjson (shippable as is)."""
-    end: int
-    """Offset in the decompressed stream just after this record: where a resumed read may start."""
+    On the hot path a record is only validated (simdjson: a full, strict parse that builds no Python objects) and
+    its ``time`` read; :attr:`value` parses it on first use, which shipping a plain record never needs.
+    """
+
+    __slots__ = ("_value", "end", "raw", "stamped", "time")
+
+    def __init__(self, value: dict[str, Any] | None, raw: bytes | None, end: int, time: str | None = None) -> None:
+        """``value`` may be None only with ``raw`` given and known to hold no ``@timestamp`` key."""
+        self._value = value
+        self.raw = raw
+        """The object's exact bytes when they sit on one line and parse cleanly (shippable as is)."""
+        self.end = end
+        """Offset in the decompressed stream just after this record: where a resumed read may start."""
+        if value is None:
+            self.time, self.stamped = time, False
+        else:
+            found = value.get("time")
+            self.time, self.stamped = (found if isinstance(found, str) else None), "@timestamp" in value
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """The parsed object (exact integers beyond 64 bits)."""
+        if self._value is None:
+            assert self.raw is not None
+            self._value, _ = parse_object(self.raw)
+            assert self._value is not None  # validated before this record was made
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return (self.value, self.raw, self.end) == (other.value, other.raw, other.end)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (the lazily parsed value), like a dataclass
+
+    def __repr__(self) -> str:
+        return f"Record({self.value!r}, {self.raw!r}, {self.end})"
 
 
 @dataclass(slots=True)
@@ -140,6 +175,7 @@ class Decoder:
         self._mark = 0
         self._skip = skip
         self._max_record = max_record_bytes
+        self._validator = _SimdParser()  # one per decoder: a parser is not shared between threads
 
     def feed(self, chunk: bytes) -> Generator[Item, None, None]:
         """Decode everything complete in the buffered bytes plus ``chunk``; keep the incomplete tail."""
@@ -189,24 +225,26 @@ class Decoder:
                 yield item
 
     def _plain_lines(self, buf: bytes, pos: int) -> Generator[Record, None, int]:
-        """The hot path, in one tight loop: lines that are exactly one object (``{`` first, ``}`` last, parsed by
-        orjson). Returns where the first other line starts, for the general path."""
+        """The hot path, in one tight loop: lines that are exactly one object (``{`` first, ``}`` last, valid by
+        simdjson). Returns where the first other line starts, for the general path."""
         if pos != self._mark:  # lines the general path consumed since the last count
             self._line += buf.count(b"\n", self._mark, pos)
             self._mark = pos
         find = buf.find
-        loads = orjson.loads
+        validate = self._validator.parse
         base = self._base
         nl = find(b"\n", pos)
         while nl > pos and buf[pos] == 0x7B and buf[nl - 1] == 0x7D:
             line = buf[pos:nl]
             try:
-                value = loads(line)
-            except orjson.JSONDecodeError:
+                doc = validate(line)
+            except _SIMDJSON_ERRORS:  # not JSON, or valid but beyond simdjson (integers over 64 bits)
                 break
-            if type(value) is not dict:
+            record = _validated(doc, line, base + nl)
+            del doc  # the parser holds one document at a time
+            if record is None:
                 break
-            yield Record(value, line, base + nl)
+            yield record
             pos = nl + 1
             self._line += 1
             nl = find(b"\n", pos)
@@ -235,14 +273,25 @@ class Decoder:
             if buf[line_end - 1] == 0x7D:
                 joint = buf.find(b"}{", pos, line_end)
                 if joint >= 0:  # most often two records joined; else a "}{" inside a string (tried next)
-                    record = _one_object(buf, pos, joint + 1, self._base)
+                    record = self._one_object(buf, pos, joint + 1)
                     if record is not None:
                         return record, joint + 1
                 tried = line_end == nl and pos == self._mark  # the hot loop just failed on exactly this line
-                record = None if tried else _one_object(buf, pos, line_end, self._base)
+                record = None if tried else self._one_object(buf, pos, line_end)
                 if record is not None:
                     return record, nl + 1
         return self._scanned(buf, pos, nl, final)
+
+    def _one_object(self, buf: bytes, start: int, end: int) -> Record | None:
+        """``buf[start:end]`` as one record, if it is exactly one JSON object by the strict parsers."""
+        span = buf[start:end]
+        try:
+            doc = self._validator.parse(span)
+        except _SIMDJSON_ERRORS:
+            return None
+        record = _validated(doc, span, self._base + end)
+        del doc  # the parser holds one document at a time
+        return record
 
     def _scanned(self, buf: bytes, pos: int, nl: int, final: bool) -> _Step:
         """Slow path: find the object's end structurally, then parse just that span."""
@@ -269,14 +318,14 @@ class Decoder:
         return Fragment(text, self._base + start, line, reason, self._base + end)
 
 
-def _one_object(buf: bytes, start: int, end: int, base: int) -> Record | None:
-    """``buf[start:end]`` as one record, if it is exactly one JSON object (orjson: the fast, strict parse)."""
-    span = buf[start:end]
-    try:
-        value = orjson.loads(span)
-    except orjson.JSONDecodeError:
+def _validated(doc: Any, span: bytes, end: int) -> Record | None:
+    """A record for ``span``, which simdjson parsed into ``doc``; None when it is not an object."""
+    if not isinstance(doc, _SimdObject):
         return None
-    return Record(value, span, base + end) if isinstance(value, dict) else None
+    if "@timestamp" in doc:  # rare: shaping must compare it with time, so parse it fully
+        return Record(orjson.loads(span), span, end)
+    time = doc.get("time")
+    return Record(None, span, end, time if type(time) is str else None)
 
 
 def decode(chunks: Iterable[bytes], skip: int = 0) -> Iterator[Item]:

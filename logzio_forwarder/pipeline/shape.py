@@ -84,12 +84,11 @@ def _with_timestamp(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record_line(record: Record) -> bytes:
-    value, raw = record.value, record.raw
+    raw, time = record.raw, record.time
     if raw is not None:
-        time = value.get("time")
-        if type(time) is str and "@timestamp" not in value:  # the hot path: splice {"@timestamp":"…",<the rest>
+        if time is not None and not record.stamped:  # the hot path: splice {"@timestamp":"…",<the rest>
             return b'{"@timestamp":' + orjson.dumps(time) + b"," + raw[1:]
-        if type(time) is not str or value.get("@timestamp") == time:
+        if time is None or record.value.get("@timestamp") == time:
             return raw
     return _dumps(_with_timestamp(exact_value(record)))
 
