@@ -3,10 +3,11 @@
 The Service Connector writes records mostly one per line, but some are joined ``}{`` on one line and some span
 many lines. The decoder therefore has two paths:
 
-* the fast path takes one whole line, and if it is a single JSON object, that is the record (and its raw bytes
-  can be shipped as they are, saving a re-serialisation);
+* the fast path takes one whole line (or the part before a ``}{``), and if simdjson finds it to be exactly one
+  JSON object, that is the record: validated strictly, its ``time`` read, its raw bytes shipped as they are, and
+  no Python objects built for it;
 * otherwise a structural scanner walks the bytes (strings, escapes and brace depth only) to find where each object
-  ends, and the span is parsed on its own.
+  ends, and the span is parsed on its own (orjson, or the standard library for what orjson cannot hold exactly).
 
 Bytes that are not a JSON object are never dropped: they come out as a :class:`Fragment` that says where they
 were, and decoding resumes at the next line. The work is linear in the input; memory is bounded by one pending
