@@ -121,19 +121,21 @@ class Forwarder:
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
         saves = BackgroundSaves(self._state, opened.name)
         try:
-            completed = self._ship_all(pending, progress, report, saves)
+            try:
+                completed = self._ship_all(pending, progress, report, saves)
+            finally:
+                pending.close()
+                lines.close()  # settles the tally of what was read, also when delivery stopped early
+                _close(opened)
+            report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
+            report.records, report.undecodable, report.shortened = tally.records, tally.undecodable, tally.shortened
+            if source.error is not None:
+                report.status, report.error = "failed", str(source.error)
+            elif completed and report.status == "forwarded":
+                progress.done = True
+                saves.save(progress)  # replaces a snapshot still waiting: one write fewer at the end
         finally:
-            pending.close()
-            lines.close()  # settles the tally of what was read, also when delivery stopped early
-            _close(opened)
-            saves.flush()
-        report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
-        report.records, report.undecodable, report.shortened = tally.records, tally.undecodable, tally.shortened
-        if source.error is not None:
-            report.status, report.error = "failed", str(source.error)
-        elif completed and report.status == "forwarded":
-            progress.done = True
-            self._state.save(opened.name, progress)
+            saves.flush()  # the last state is written before the invocation answers
 
     def _ship_all(
         self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, saves: BackgroundSaves
