@@ -34,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from standins.demo import object_created_event
+
 ROOT = Path(__file__).resolve().parents[1]
 OBJECT_PREFIX = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.aaaaaaaabench"
 TOKEN = "benchShippingToken0123456789abcd"
@@ -162,33 +164,6 @@ class Helper:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def create_event(namespace: str, bucket: str, name: str) -> dict[str, Any]:
-    """An ``com.oraclecloud.objectstorage.createobject`` event (CloudEvents 0.1, as OCI Events sends it)."""
-    return {
-        "eventType": "com.oraclecloud.objectstorage.createobject",
-        "cloudEventsVersion": "0.1",
-        "eventTypeVersion": "2.0",
-        "source": "ObjectStorage",
-        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "contentType": "application/json",
-        "data": {
-            "compartmentId": "ocid1.compartment.oc1..standincompartment",
-            "compartmentName": "maintenance",
-            "resourceName": name,
-            "resourceId": f"/n/{namespace}/b/{bucket}/o/{name}",
-            "availabilityDomain": "AMS-AD-1",
-            "additionalDetails": {
-                "bucketName": bucket,
-                "namespace": namespace,
-                "bucketId": "ocid1.bucket.oc1..standin",
-                "archivalState": "Available",
-            },
-        },
-        "eventID": f"bench-{time.time_ns()}",
-        "extensions": {"compartmentId": "ocid1.compartment.oc1..standincompartment"},
-    }
-
-
 def proc_status_kib(pid: int) -> dict[str, int]:
     """``VmHWM``/``VmRSS`` of a live process, in KiB."""
     out: dict[str, int] = {}
@@ -229,7 +204,7 @@ def _warm_up(server: Any, helper: Helper, tmp: Path, report: dict[str, Any], dea
     name = f"{OBJECT_PREFIX}/20261101T094600Z_20261101T095300Z.0.log.gz"
     helper.call("put", name, str(warm))
     t0 = time.perf_counter()
-    answer = server.invoke(create_event(ns, bucket, name), deadline=datetime.now(UTC) + deadline)
+    answer = server.invoke(object_created_event(ns, bucket, name, etag=""), deadline=datetime.now(UTC) + deadline)
     report["cold_invoke_s"] = round(time.perf_counter() - t0, 4)
     if answer.status != 200:
         report["error"] = f"warm-up invoke answered {answer.status}: {answer.text[:300]}"
@@ -267,7 +242,9 @@ def run(path: Path, *, sink: str, warmup: bool, deadline_s: float) -> dict[str, 
                     return report
                 cpu0, helper_cpu0 = proc_cpu_s(pid), proc_cpu_s(helper.proc.pid)
                 t0 = time.perf_counter()
-                answer = server.invoke(create_event(ns, bucket, name), deadline=datetime.now(UTC) + deadline)
+                answer = server.invoke(
+                    object_created_event(ns, bucket, name, etag=""), deadline=datetime.now(UTC) + deadline
+                )
                 report["invoke_s"] = round(time.perf_counter() - t0, 4)
                 report["server_cpu_s"] = round(proc_cpu_s(pid) - cpu0, 3)
                 report["standins_cpu_s"] = round(proc_cpu_s(helper.proc.pid) - helper_cpu0, 3)
