@@ -142,7 +142,7 @@ class Forwarder:
     ) -> bool:
         """Ship batches with a bounded window in flight; True when every batch of the object was acknowledged."""
         window: deque[tuple[Batch, Future[ShipOutcome]]] = deque()
-        delivered_before = self._delivered_before(progress)
+        delivered_before = self._delivered_before(progress)  # before any batch is settled
         healthy = True
         exhausted = False
         with ThreadPoolExecutor(self._workers, thread_name_prefix="ship") as pool:
@@ -166,9 +166,13 @@ class Forwarder:
     def _delivered_before(self, progress: Progress) -> set[int]:
         """Batches past the acknowledged prefix that an earlier run delivered: not to be sent again.
 
-        Batch boundaries from the prefix on are the same in every run only with the same ``batch-max-bytes``.
+        Batch boundaries from the prefix on are the same in every run only with the same ``batch-max-bytes``; with
+        another cap the earlier run's batch numbers mean nothing, so they are forgotten (and never saved again).
         """
-        return set(progress.acked) if progress.batch_max_bytes == self._settings.batch_max_bytes else set()
+        if progress.batch_max_bytes != self._settings.batch_max_bytes:
+            progress.acked = []
+            progress.batch_max_bytes = self._settings.batch_max_bytes
+        return set(progress.acked)
 
     def _send(
         self, pool: ThreadPoolExecutor, batch: Batch, delivered_before: set[int], report: ObjectReport
@@ -212,7 +216,6 @@ class Forwarder:
         report.bytes_out += outcome.bytes_sent
         report.rejected += outcome.rejected
         report.not_delivered += outcome.rejected
-        progress.batch_max_bytes = self._settings.batch_max_bytes
         if report.status == "failed":  # an earlier batch failed: remember this one, but keep the prefix where it is
             progress.acked.append(batch.seq)
             saves.save(progress)

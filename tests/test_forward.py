@@ -269,6 +269,29 @@ def test_resume_from_saved_progress_ships_only_the_rest(
     assert same(state.saved[NAME], after_batches(4, done=True))
 
 
+def test_batches_acknowledged_past_a_gap_are_skipped_on_resume(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    state.saved[NAME] = dataclasses.replace(after_batches(1), acked=[2], batch_max_bytes=1024)
+    report = forward(source, state)
+    assert report.status == "forwarded"
+    assert listener.numbers() == [3, 4, 5, 9, 10, 11]  # batch 3 (records 6-8) was delivered before
+    assert same(state.saved[NAME], after_batches(4, done=True))
+
+
+def test_acknowledgements_cut_with_another_batch_size_are_forgotten(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    # an earlier run with another batch-max-bytes acknowledged its "batch 3"; that number means nothing now
+    state.saved[NAME] = dataclasses.replace(after_batches(1), acked=[3], batch_max_bytes=4096)
+    listener.answer = lambda lines: 503 if lines[0]["n"] >= 6 else 200
+    assert forward(source, state).status == "failed"
+    assert listener.numbers() == [3, 4, 5]
+    saved = state.saved[NAME]
+    # not carried on, or the next run would skip this run's batch 3, which was never delivered
+    assert (saved.records, saved.acked, saved.batch_max_bytes) == (6, [], 1024)
+
+
 def test_done_object_is_not_sent_again(listener: Listener, source: MemorySource, state: MemoryState) -> None:
     state.saved[NAME] = after_batches(4, done=True)
     report = forward(source, state)
