@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from . import __version__
-from .config import KEYS, Settings, load_settings
+from .config import KEYS, Settings, load_settings, max_line_bytes
 from .errors import ConfigError, ForwarderError
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
@@ -147,7 +147,7 @@ def _convert(args: argparse.Namespace) -> int:
     opened = LocalFiles().open(args.src)
     stats = DecompressStats()
     tally = Tally()
-    max_line = load_settings({"input-bucket": "-", "logzio-url": "127.0.0.1", "logzio-token": "-"}).max_line_bytes
+    max_line = max_line_bytes()  # as the function ships with the default batch-max-bytes
     # no prefetch thread here: a local file has no latency to hide, and inflate holds the GIL (README Performance)
     source = Guarded(decompress(opened.chunks, stats))  # a truncated gzip ends the stream; its error is kept
     sys.stdout.flush()

@@ -52,6 +52,11 @@ KEYS = (
 _TYPE_RE = re.compile(r"^[A-Za-z0-9_.@:-]+$")
 
 
+def max_line_bytes(batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES) -> int:
+    """Longest NDJSON line we may send: the listener's limit, and never more than fits in one body."""
+    return min(LOGZIO_MAX_LINE, batch_max_bytes - 1)
+
+
 class Secret:
     """A string that never shows itself in ``repr``/``str``, so it cannot leak through logs or tracebacks."""
 
@@ -95,8 +100,7 @@ class Settings:
 
     @property
     def max_line_bytes(self) -> int:
-        """Longest NDJSON line we may send: the listener's limit, and never more than fits in one body."""
-        return min(LOGZIO_MAX_LINE, self.batch_max_bytes - 1)
+        return max_line_bytes(self.batch_max_bytes)
 
     def is_state_object(self, name: str) -> bool:
         return name.startswith(self.state_prefix)

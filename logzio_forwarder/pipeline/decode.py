@@ -72,7 +72,7 @@ class Record:
 
     @property
     def value(self) -> dict[str, Any]:
-        """The parsed object (exact integers beyond 64 bits)."""
+        """The parsed object, exact (integers beyond 64 bits included), so it can be re-serialised as it was."""
         if self._value is None:
             assert self.raw is not None
             self._value, _ = parse_object(self.raw)
@@ -125,15 +125,6 @@ def parse_object(span: bytes) -> tuple[dict[str, Any] | None, bool]:
             return None, False
         return (value, False) if isinstance(value, dict) else (None, False)
     return (value, True) if isinstance(value, dict) else (None, False)
-
-
-def exact_value(record: Record) -> dict[str, Any]:
-    """The record's value with integers beyond 64 bits exact, for when it must be re-serialised."""
-    if record.raw is not None and _may_exceed_64_bits(record.raw):
-        value, _ = parse_object(record.raw)
-        if value is not None:
-            return value
-    return record.value
 
 
 def scan_object(buf: bytes, start: int) -> int:
@@ -324,7 +315,7 @@ def _validated(doc: Any, span: bytes, end: int) -> Record | None:
     if not isinstance(doc, _SimdObject):
         return None
     if "@timestamp" in doc:  # rare: shaping must compare it with time, so parse it fully
-        return Record(orjson.loads(span), span, end)
+        return Record(orjson.loads(span), span, end)  # exact: simdjson refuses integers beyond 64 bits
     time = doc.get("time")
     return Record(None, span, end, time if type(time) is str else None)
 

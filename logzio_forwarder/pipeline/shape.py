@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from .decode import Fragment, Item, Record, exact_value
+from .decode import Fragment, Item, Record
 
 MARKER = "forwarder"
 """Top-level field this tool adds for what it had to do to a record (no dots: Logz.io indexes dotted names badly)."""
@@ -68,7 +68,7 @@ def shape(item: Item, max_line: int) -> Shaped:
         line = _record_line(item)
         if len(line) <= max_line:
             return Shaped(line, item.end)
-        return Shaped(shorten(_with_timestamp(exact_value(item)), len(line), max_line), item.end, shortened=True)
+        return Shaped(shorten(_with_timestamp(item.value), len(line), max_line), item.end, shortened=True)
     value = _fragment_record(item)
     line = _dumps(value)
     if len(line) <= max_line:
@@ -90,7 +90,7 @@ def _record_line(record: Record) -> bytes:
             return b'{"@timestamp":' + orjson.dumps(time) + b"," + raw[1:]
         if time is None or record.value.get("@timestamp") == time:
             return raw
-    return _dumps(_with_timestamp(exact_value(record)))
+    return _dumps(_with_timestamp(record.value))
 
 
 def _fragment_record(fragment: Fragment) -> dict[str, Any]:

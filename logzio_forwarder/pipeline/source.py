@@ -59,8 +59,8 @@ def _file_chunks(stream: BinaryIO) -> Iterator[bytes]:
 class Guarded:
     """Iterates a stream until it fails, then stops cleanly and keeps the error.
 
-    A truncated gzip or a broken download must not lose what was read before it: the decoder still flushes its
-    tail (as a fragment) and the batches formed so far are shipped; the error is reported afterwards.
+    A truncated gzip or a broken download must not lose what was read before it: the records decoded so far are
+    shipped, and the error is reported afterwards (the caller decides what becomes of an unfinished tail).
     """
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
