@@ -13,7 +13,8 @@ runs the cases round-robin -- baseline, convert, convert, function, baseline, ..
 
 Throughput is uncompressed object MB (10^6 bytes) per wall second; the table shows medians over the runs. Results
 go to stdout, ``bench/out/results.md`` (+ ``results.json`` with every run), and between the
-``<!-- bench-results:start/end -->`` markers of ``bench/README.md``.
+``<!-- bench-results:start/end -->`` markers of ``docs/performance.md`` (a tracked file: commit it or
+``git checkout`` it after a run; ``--no-readme`` leaves it alone).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 OUT = BENCH / "out"
-README = BENCH.parent / "README.md"
+README = ROOT / "docs" / "performance.md"
 MB = 1_000_000
 RUNNERS = ("baseline", "convert", "function")
 IMPORT_PACKAGES = ("oci", "fdk", "requests", "orjson", "isal", "logzio_forwarder")
@@ -512,8 +513,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=600, help="seconds before a child is killed")
     p.add_argument("--cold-runs", type=int, default=5, help="runs of each import-time measurement (0: skip)")
     p.add_argument("--out", type=Path, default=OUT, help="directory for results.md/results.json (default bench/out)")
-    p.add_argument("--readme", type=Path, default=README, help="README whose results block to rewrite")
-    p.add_argument("--no-readme", action="store_true", help="do not touch the README")
+    p.add_argument(
+        "--readme", type=Path, default=README, help="page whose results block to rewrite (default: docs/performance.md)"
+    )
+    p.add_argument("--no-readme", action="store_true", help="do not touch docs/performance.md")
     args = p.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.only = [r for r in args.only.split(",") if r]

@@ -46,10 +46,20 @@ KEYS = (
     "secrets-endpoint",
     "batch-max-bytes",
     "deadline-margin-seconds",
+    "catch-up",
+    "catch-up-after-seconds",
+    "metrics",
+    "metrics-namespace",
+    "metrics-compartment-id",
+    "monitoring-endpoint",
 )
 """Every config key the forwarder reads (the Terraform stack and ``make configure`` are checked against it)."""
 
 _TYPE_RE = re.compile(r"^[A-Za-z0-9_.@:-]+$")
+_METRICS_NAMESPACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+DEFAULT_METRICS_NAMESPACE = "logzio_forwarder"
+DEFAULT_CATCH_UP_AFTER_S = 600
+MAX_CATCH_UP_AFTER_S = 30 * 24 * 3600
 
 
 def max_line_bytes(batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES) -> int:
@@ -97,6 +107,15 @@ class Settings:
     secrets_endpoint: str | None = None
     batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES
     deadline_margin_s: float = 10.0
+    catch_up: bool = True
+    """After its own work, finish unfinished objects of the bucket (docs/guarantees.md)."""
+    catch_up_after_s: int = DEFAULT_CATCH_UP_AFTER_S
+    """An object with no progress at all is caught up once it is this old."""
+    metrics: bool = True
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    metrics_compartment_id: str | None = None
+    """None: the compartment of the function's resource principal."""
+    monitoring_endpoint: str | None = None
 
     @property
     def max_line_bytes(self) -> int:
@@ -128,6 +147,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         secrets_endpoint=_endpoint(env, "secrets-endpoint"),
         batch_max_bytes=_int(env, "batch-max-bytes", DEFAULT_BATCH_MAX_BYTES, 1024, LOGZIO_MAX_BODY),
         deadline_margin_s=_float(env, "deadline-margin-seconds", 10.0, 0.0, 290.0),
+        catch_up=_switch(env, "catch-up"),
+        catch_up_after_s=_int(
+            env, "catch-up-after-seconds", DEFAULT_CATCH_UP_AFTER_S, 1, MAX_CATCH_UP_AFTER_S, unit="seconds"
+        ),
+        metrics=_switch(env, "metrics"),
+        metrics_namespace=_metrics_namespace(env),
+        metrics_compartment_id=_ocid(env, "metrics-compartment-id", "ocid1.compartment.", "ocid1.tenancy."),
+        monitoring_endpoint=_endpoint(env, "monitoring-endpoint"),
     )
     if settings.input_prefix and settings.state_prefix.startswith(settings.input_prefix):
         raise ConfigError(
@@ -219,14 +246,14 @@ def _endpoint(env: Mapping[str, str], key: str) -> str | None:
     return value.rstrip("/")
 
 
-def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+def _int(env: Mapping[str, str], key: str, default: int, low: int, high: int, *, unit: str = "bytes") -> int:
     raw = _optional(env, key)
     if raw is None:
         return default
     try:
         value = int(raw.replace("_", ""))
     except ValueError:
-        raise ConfigError(key, f"{raw!r} is not a whole number of bytes") from None
+        raise ConfigError(key, f"{raw!r} is not a whole number of {unit}") from None
     if not low <= value <= high:
         raise ConfigError(key, f"{value} is outside {low}..{high}")
     return value
@@ -242,4 +269,35 @@ def _float(env: Mapping[str, str], key: str, default: float, low: float, high: f
         raise ConfigError(key, f"{raw!r} is not a number of seconds") from None
     if not low <= value <= high:
         raise ConfigError(key, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _switch(env: Mapping[str, str], key: str, default: bool = True) -> bool:
+    """``on`` / ``off`` (the words the docs use; case does not matter)."""
+    raw = _optional(env, key)
+    if raw is None:
+        return default
+    value = raw.lower()
+    if value not in ("on", "off"):
+        raise ConfigError(key, f"{raw!r} is neither 'on' nor 'off'")
+    return value == "on"
+
+
+def _metrics_namespace(env: Mapping[str, str]) -> str:
+    """Monitoring's rule for custom namespaces: a letter, then letters, digits and ``_``; ``oci_``/``oracle_`` are
+    reserved for Oracle's own."""
+    value = _optional(env, "metrics-namespace") or DEFAULT_METRICS_NAMESPACE
+    if not _METRICS_NAMESPACE_RE.match(value) or len(value) > 256:
+        raise ConfigError(
+            "metrics-namespace", f"{value!r} must start with a letter and hold only letters, digits and _"
+        )
+    if value.lower().startswith(("oci_", "oracle_")):
+        raise ConfigError("metrics-namespace", f"{value!r} starts with a prefix reserved for Oracle (oci_, oracle_)")
+    return value
+
+
+def _ocid(env: Mapping[str, str], key: str, *kinds: str) -> str | None:
+    value = _optional(env, key)
+    if value is not None and not value.startswith(kinds):
+        raise ConfigError(key, f"{value!r} is not an OCID of kind {' or '.join(k.rstrip('.') for k in kinds)}")
     return value

@@ -52,6 +52,9 @@ def test_minimal_config_and_defaults() -> None:
     assert settings.batch_max_bytes == DEFAULT_BATCH_MAX_BYTES
     assert settings.deadline_margin_s == 10.0
     assert settings.max_line_bytes == LOGZIO_MAX_LINE
+    assert (settings.catch_up, settings.catch_up_after_s) == (True, 600)
+    assert (settings.metrics, settings.metrics_namespace) == (True, "logzio_forwarder")
+    assert (settings.metrics_compartment_id, settings.monitoring_endpoint) == (None, None)
 
 
 def test_every_key_is_read() -> None:
@@ -65,6 +68,12 @@ def test_every_key_is_read() -> None:
         secrets_endpoint="https://secrets.vaults.eu-amsterdam-1.oci.oraclecloud.com",
         batch_max_bytes="2_000_000",
         deadline_margin_seconds="12.5",
+        catch_up="OFF",
+        catch_up_after_seconds="90",
+        metrics="off",
+        metrics_namespace="audit_shipping",
+        metrics_compartment_id="ocid1.compartment.oc1..aaaaops",
+        monitoring_endpoint="https://telemetry-ingestion.eu-amsterdam-1.oraclecloud.com/",
     )
     assert settings.input_bucket == "in-bucket"
     assert settings.logzio_type == "oci-audit"
@@ -75,6 +84,10 @@ def test_every_key_is_read() -> None:
     assert settings.secrets_endpoint == "https://secrets.vaults.eu-amsterdam-1.oci.oraclecloud.com"
     assert settings.batch_max_bytes == 2_000_000
     assert settings.deadline_margin_s == 12.5
+    assert (settings.catch_up, settings.catch_up_after_s) == (False, 90)
+    assert (settings.metrics, settings.metrics_namespace) == (False, "audit_shipping")
+    assert settings.metrics_compartment_id == "ocid1.compartment.oc1..aaaaops"
+    assert settings.monitoring_endpoint == "https://telemetry-ingestion.eu-amsterdam-1.oraclecloud.com"
     assert set(KEYS) >= {"input-bucket", "logzio-url", "logzio-token", "batch-max-bytes", "deadline-margin-seconds"}
 
 
@@ -311,7 +324,42 @@ def test_state_objects_are_recognised() -> None:
     assert not settings.is_state_object("audit/forwarder-state/x")
 
 
-@pytest.mark.parametrize("key", ["objectstorage-endpoint", "secrets-endpoint"])
+@pytest.mark.parametrize("key", ["catch-up", "metrics"])
+@pytest.mark.parametrize("value", ["yes", "true", "1", "enabled"])
+def test_switches_take_only_on_or_off(key: str, value: str) -> None:
+    err = error(**{key.replace("-", "_"): value})
+    assert err.key == key
+    assert repr(value) in str(err)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", 1), ("600", 600), ("3_600", 3600)])
+def test_catch_up_after_seconds(value: str, expected: int) -> None:
+    assert load(catch_up_after_seconds=value).catch_up_after_s == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2592001", "ten", "1.5"])
+def test_catch_up_after_seconds_refused(value: str) -> None:
+    assert error(catch_up_after_seconds=value).key == "catch-up-after-seconds"
+
+
+@pytest.mark.parametrize("value", ["1abc", "with-dash", "with space", "oci_custom", "ORACLE_x", "ü"])
+def test_metrics_namespace_follows_monitoring_rules(value: str) -> None:
+    err = error(metrics_namespace=value)
+    assert err.key == "metrics-namespace"
+    assert repr(value) in str(err)
+
+
+@pytest.mark.parametrize("value", ["ocid1.compartment.oc1..aaaa", "ocid1.tenancy.oc1..aaaa"])
+def test_metrics_compartment_is_a_compartment_or_the_tenancy(value: str) -> None:
+    assert load(metrics_compartment_id=value).metrics_compartment_id == value
+
+
+@pytest.mark.parametrize("value", ["compartment", "ocid1.bucket.oc1..aaaa"])
+def test_metrics_compartment_refused(value: str) -> None:
+    assert error(metrics_compartment_id=value).key == "metrics-compartment-id"
+
+
+@pytest.mark.parametrize("key", ["objectstorage-endpoint", "secrets-endpoint", "monitoring-endpoint"])
 def test_endpoints_must_be_https_or_loopback(key: str) -> None:
     name = key.replace("-", "_")
     assert getattr(load(**{name: "http://127.0.0.1:9999/"}), name) == "http://127.0.0.1:9999"

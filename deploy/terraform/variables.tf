@@ -223,7 +223,7 @@ variable "connector_batch_rollover_time_ms" {
 
 variable "function_image" {
   type        = string
-  description = "Function image in OCIR, e.g. eu-amsterdam-1.ocir.io/<namespace>/logzio/logzio-from-bucket:0.1.0 (build and push it first; see deploy/README.md)."
+  description = "Function image in OCIR, e.g. eu-amsterdam-1.ocir.io/<namespace>/logzio/logzio-from-bucket:0.1.0 (build and push it first; see docs/deployment.md)."
 
   validation {
     condition     = can(regex("^[a-z0-9.-]+\\.[a-z]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})$", var.function_image))
