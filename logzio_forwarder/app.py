@@ -1,4 +1,5 @@
-"""Carrying out a command: the composition root that wires the bucket, the state, the shipper and the pipeline.
+"""Carrying out a command: the composition root that wires the bucket, the state, the leases, the shipper, the
+pipeline and the catch-up for one invocation.
 
 Clients and sessions are cached for the container's life (warm invocations reuse connections); configuration is
 not: it is parsed per invocation into a frozen :class:`Settings` by the edge.
@@ -8,26 +9,33 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
 from .bucket import ObjectInfo, OciBucket, resource_principal_client
+from .catchup import CatchUp, CatchUpReport
 from .commands import ForwardObjects, Replay
 from .config import Settings
 from .deadline import Deadline
-from .forward import Forwarder, ObjectReport
+from .errors import ForwarderError
+from .forward import Forwarder, ObjectReport, report_earlier
+from .lease import Holder, Leases
 from .pipeline.ship import Shipper
-from .state import BucketState
+from .state import BucketState, Stored
 from .token import StaticToken, TokenSource
 
 log = logging.getLogger(__name__)
 
+TOTALS = ("records", "undecodable", "shortened", "batches", "requests", "retries", "not_delivered")
+
 
 @dataclass
 class Outcome:
-    """The answer to one command: per-object reports and the objects left for another invocation."""
+    """The answer to one command: per-object reports, the objects left for another invocation, and what the
+    catch-up pass did after them."""
 
     reports: list[ObjectReport] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
@@ -36,6 +44,12 @@ class Outcome:
     namespace: str = ""
     replay: bool = False
     """A prefix replay works through as much as the deadline allows: running out of time is not a failure."""
+    catch_up: CatchUpReport | None = None
+
+    @property
+    def every_report(self) -> list[ObjectReport]:
+        """The command's reports and the catch-up pass's."""
+        return self.reports + (self.catch_up.reports if self.catch_up is not None else [])
 
     @property
     def unfinished(self) -> list[str]:
@@ -44,82 +58,139 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        undelivered = any(r.status == "failed" or r.not_delivered for r in self.reports)
-        return undelivered or (bool(self.unfinished) and not self.replay)
+        """The invocation fails when the work it was invoked for is not all delivered, or when it found a loss that
+        nothing can finish; a catch-up object that fails for a passing reason is only retried later."""
+        caught_up = self.catch_up.reports if self.catch_up is not None else []
+        return (
+            any(r.failing for r in self.reports)
+            or (bool(self.unfinished) and not self.replay)
+            or any(r.lost_now for r in caught_up)
+        )
 
     def to_json(self) -> dict[str, Any]:
         if len(self.reports) == 1 and not self.left and not self.replay:
-            return self.reports[0].to_json()
-        totals = {
-            key: sum(getattr(r, key) for r in self.reports)
-            for key in ("records", "undecodable", "shortened", "batches", "requests", "retries", "not_delivered")
-        }
-        objects = [r.to_json() for r in self.reports]
-        return {"objects": objects, "left": self.unfinished, "complete": not self.unfinished, "totals": totals}
+            body = self.reports[0].to_json()
+        else:
+            totals = {key: sum(getattr(r, key) for r in self.reports) for key in TOTALS}
+            objects = [r.to_json() for r in self.reports]
+            body = {"objects": objects, "left": self.unfinished, "complete": not self.unfinished, "totals": totals}
+        if self.catch_up is not None:
+            body["catch_up"] = self.catch_up.to_json()
+        return body
 
     def failure_message(self) -> str:
-        """Names every object that was not completely delivered, how many records, and how to finish."""
-        problems: list[str] = []
-        unfinished: list[str] = []
-        for report in self.reports:
-            where = f"oci://{self.bucket}@{self.namespace}/{report.object}"
-            if report.status == "stopped":
-                problems.append(
-                    f"{where}: stopped before the invocation deadline after record {report.delivered_through_record}"
-                )
-                unfinished.append(report.object)
-            elif report.status == "failed" or report.not_delivered:
-                at_least = "at least " if report.not_delivered_is_lower_bound else ""
-                problems.append(
-                    f"{where}: {at_least}{report.not_delivered} records not delivered"
-                    f" (delivered through record {report.delivered_through_record}): {report.error or 'rejected'}"
-                )
-                if report.status == "failed":
-                    unfinished.append(report.object)
-        unfinished += self.left
-        text = "; ".join(problems) or "not every object was forwarded"
+        """Names every object that was not completely delivered, how many records, what becomes of them, and how
+        to finish now rather than wait for catch-up."""
+        problems = [_problem(f"oci://{self.bucket}@{self.namespace}/{r.object}", r) for r in self.reports]
+        caught_up = self.catch_up.reports if self.catch_up is not None else []
+        problems += [
+            "catch-up: " + _problem(f"oci://{self.bucket}@{self.namespace}/{r.object}", r)
+            for r in caught_up
+            if r.lost_now
+        ]
+        unfinished = [r.object for r in self.reports if r.status in ("stopped", "failed")] + self.left
+        text = "; ".join(p for p in problems if p) or "not every object was forwarded"
         if self.left:
             text += f"; {len(self.left)} objects were not started before the deadline"
         if unfinished:
             payload = '{"objects": [' + ", ".join(f'"{n}"' for n in unfinished[:20]) + "]}"
             text += (
-                f". To finish, invoke the function with {payload} (progress is kept; nothing acknowledged is resent)"
+                ". Catch-up finishes them in later invocations; to finish now, invoke the function with "
+                f"{payload} (progress is kept; nothing acknowledged is resent)"
             )
         return text
 
 
-def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Deadline) -> Outcome:
-    """Forward what the command names, within the deadline."""
+def _problem(where: str, report: ObjectReport) -> str:
+    """One object's problem, in words (empty when it has none)."""
+    if report.status == "stopped":
+        return f"{where}: stopped before the invocation deadline after record {report.delivered_through_record}"
+    if report.status in ("damaged", "gone") and report.error is not None:
+        return (
+            f"{where}: {report.status}: {report.error}; everything readable was delivered (through record "
+            f"{report.delivered_through_record}), the rest is lost and the object is not tried again"
+        )
+    if report.status == "failed" or report.not_delivered:
+        at_least = "at least " if report.not_delivered_is_lower_bound else ""
+        text = (
+            f"{where}: {at_least}{report.not_delivered} records not delivered"
+            f" (delivered through record {report.delivered_through_record}): {report.error or 'rejected'}"
+        )
+        if report.rejected:
+            text += f"; {report.rejected} of them were refused by the listener (HTTP 400) and are lost"
+        return text
+    return ""
+
+
+def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Deadline, holder: str) -> Outcome:
+    """Forward what the command names, within the deadline, then catch up on what earlier invocations left.
+    ``holder`` names this invocation in the leases it takes."""
     client = _client(settings.objectstorage_endpoint)
     namespace = command.namespace or settings.namespace or OciBucket.lookup_namespace(client, deadline)
     bucket = OciBucket(client, namespace, settings.input_bucket, deadline)
     state = BucketState(bucket, settings.state_prefix)
-    shipper = Shipper(settings.listener_url, settings.logzio_type, _tokens(settings), deadline, session=_session())
-    forwarder = Forwarder(bucket, shipper, state, settings, deadline)
-    if isinstance(command, ForwardObjects):
-        names: tuple[str, ...] | list[str] = command.names
-    else:
-        names = [info.name for info in replay_names(bucket, state, command.prefix)]
+    leases = Leases(state, Holder(holder, deadline))
+    forward = _forwarding(bucket, leases, settings)
     outcome = Outcome(bucket=bucket.bucket, namespace=namespace, replay=isinstance(command, Replay))
-    for index, name in enumerate(names):
+    if isinstance(command, ForwardObjects):
+        work: list[tuple[str, Stored | None, str | None]] = [(name, None, None) for name in command.names]
+    else:
+        work = [(info.name, stored, info.etag) for info, stored in replay_names(bucket, state, command.prefix)]
+    for index, (name, stored, etag) in enumerate(work):
         if deadline.near(settings.deadline_margin_s):
-            outcome.left = list(names[index:])
+            outcome.left = [n for n, _, _ in work[index:]]
             break
-        outcome.reports.append(forwarder.forward(name))
+        outcome.reports.append(settled_report(name, stored, etag) or forward(name, stored, deadline))
+    if settings.catch_up and not deadline.near(settings.deadline_margin_s):
+        outcome.catch_up = _catch_up(CatchUp(bucket, state, leases, settings), forward, deadline, work)
     return outcome
 
 
-def replay_names(bucket: OciBucket, state: BucketState, prefix: str) -> list[ObjectInfo]:
-    """Objects under ``prefix``, oldest first, skipping progress objects and those done for the same ETag."""
-    listing = sorted(bucket.list(prefix), key=lambda o: (o.created is None, o.created, o.name))
+def _catch_up(
+    catch_up: CatchUp, forward: Callable[[str, Stored, Deadline], ObjectReport], deadline: Deadline, work: list[Any]
+) -> CatchUpReport:
+    """A catch-up pass that cannot list the bucket is logged and reported; it never fails the command's work."""
+    try:
+        return catch_up.run(forward, deadline, done_here=[item[0] for item in work])
+    except ForwarderError as exc:
+        log.warning("catch-up stopped: %s", exc)
+        return CatchUpReport(error=str(exc))
+
+
+def _forwarding(
+    bucket: OciBucket, leases: Leases, settings: Settings
+) -> Callable[[str, Stored | None, Deadline], ObjectReport]:
+    """Forward one object under a deadline (the invocation's, or a catch-up object's share of it)."""
+    tokens = _tokens(settings)
+
+    def forward(name: str, stored: Stored | None, deadline: Deadline) -> ObjectReport:
+        shipper = Shipper(settings.listener_url, settings.logzio_type, tokens, deadline, session=_session())
+        return Forwarder(bucket, shipper, leases, settings, deadline).forward(name, stored)
+
+    return forward
+
+
+def settled_report(name: str, stored: Stored | None, etag: str | None) -> ObjectReport | None:
+    """A replayed object (of the listed ``etag``) given up for good earlier: reported as such, not read again."""
+    progress = stored.progress if stored is not None else None
+    if progress is None or not progress.settled or progress.etag != etag:
+        return None
+    return report_earlier(progress, ObjectReport(name))
+
+
+def replay_names(bucket: OciBucket, state: BucketState, prefix: str) -> list[tuple[ObjectInfo, Stored]]:
+    """Objects under ``prefix``, oldest first, with their progress records; progress objects and objects done for
+    the same ETag are left out, except those settled with a loss (a replay reports them)."""
+    listing = sorted(bucket.listing(prefix), key=lambda o: (o.created is None, o.created, o.name))
     todo = []
     for info in listing:
         if info.name.startswith(state.prefix):  # the forwarder's own progress objects
             continue
-        progress = state.load(info.name)
-        if progress is not None and progress.done and progress.etag == info.etag:
+        stored = state.load(info.name)
+        progress = stored.progress
+        if progress is not None and progress.done and progress.etag == info.etag and not progress.settled:
             continue
-        todo.append(info)
+        todo.append((info, stored))
     return todo
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from .deadline import Deadline
-from .errors import SourceError, StateError
+from .errors import Conflict, ObjectGone, SourceError, StateError
 from .pipeline.source import CHUNK, OpenedObject
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,8 @@ class OciBucket:
         try:
             return self.client.get_object(self.namespace, self.bucket, name, **kwargs)
         except _sdk_errors() as exc:
-            raise SourceError(f"cannot read {self.where(name)}: {_describe(exc)}") from None
+            kind = ObjectGone if getattr(exc, "status", None) == 404 else SourceError
+            raise kind(f"cannot read {self.where(name)}: {_describe(exc)}") from None
 
     def _chunks(self, name: str, etag: str, response: Any) -> Iterator[bytes]:
         """The object's bytes as stored (no transfer decoding), resuming after a broken connection."""
@@ -150,30 +151,40 @@ class OciBucket:
                 response.data.close()
             response = self._get(name, etag, done)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def listing(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object under ``prefix``, paging through ListObjects."""
-
         start: str | None = None
         while True:
-            kwargs: dict[str, Any] = {
-                "prefix": prefix,
-                "fields": "name,size,etag,timeCreated",
-                "retry_strategy": _retry(self._deadline),
-            }
-            if start:
-                kwargs["start"] = start
-            try:
-                page = self.client.list_objects(self.namespace, self.bucket, **kwargs).data
-            except _sdk_errors() as exc:
-                raise SourceError(f"cannot list {self.where(prefix)}*: {_describe(exc)}") from None
-            for obj in page.objects:
-                yield ObjectInfo(obj.name, int(obj.size or 0), str(obj.etag or ""), obj.time_created)
-            start = page.next_start_with
+            page, start = self._list(prefix, start=start)
+            yield from page
             if not start:
                 return
 
-    def get_json(self, name: str) -> dict[str, Any] | None:
-        """A small JSON object, or None when it does not exist."""
+    def list_page(
+        self, prefix: str, *, limit: int = 1000, start_after: str | None = None, end: str | None = None
+    ) -> tuple[list[ObjectInfo], bool]:
+        """One ListObjects request: up to ``limit`` objects under ``prefix`` after ``start_after`` and before
+        ``end`` (exclusive), and whether more follow."""
+        page, next_start = self._list(prefix, limit=limit, start_after=start_after, end=end)
+        return page, next_start is not None
+
+    def _list(self, prefix: str, **window: Any) -> tuple[list[ObjectInfo], str | None]:
+        kwargs: dict[str, Any] = {
+            "prefix": prefix,
+            "fields": "name,size,etag,timeCreated",
+            "retry_strategy": _retry(self._deadline),
+            **{k: v for k, v in window.items() if v is not None},
+        }
+        try:
+            page = self.client.list_objects(self.namespace, self.bucket, **kwargs).data
+        except _sdk_errors() as exc:
+            raise SourceError(f"cannot list {self.where(prefix)}*: {_describe(exc)}") from None
+        infos = [ObjectInfo(o.name, int(o.size or 0), str(o.etag or ""), o.time_created) for o in page.objects]
+        return infos, page.next_start_with or None
+
+    def get_json(self, name: str) -> tuple[dict[str, Any], str] | None:
+        """A small JSON object and its ETag (the version a conditional write names), or None when it does not
+        exist. An object that is not a JSON object reads as ``{}`` (its version still counts)."""
         import oci.exceptions
 
         try:
@@ -185,27 +196,56 @@ class OciBucket:
             raise StateError(f"cannot read progress {self.where(name)}: {_describe(exc)}") from None
         except _sdk_errors() as exc:
             raise StateError(f"cannot read progress {self.where(name)}: {_describe(exc)}") from None
+        version = str(response.headers.get("etag", ""))
         try:
             value = orjson.loads(content)
         except orjson.JSONDecodeError:
             log.warning("progress object %s is not JSON; ignoring it", self.where(name))
-            return None
-        return value if isinstance(value, dict) else None
+            return {}, version
+        return (value if isinstance(value, dict) else {}), version
 
-    def put_json(self, name: str, value: dict[str, Any]) -> None:
+    def put_json(self, name: str, value: dict[str, Any], version: str | None) -> str:
+        """Write a small JSON object only if it is still at ``version`` (``None``: only if it does not exist yet);
+        raises :class:`Conflict` when another writer got there first. Returns the new version."""
+        condition = {"if_match": version} if version is not None else {"if_none_match": "*"}
+        response = self._put(name, orjson.dumps(value), "application/json", condition)
+        return str(response.headers.get("etag", ""))
 
-        body = orjson.dumps(value)
+    def put_marker(self, name: str) -> None:
+        """An empty object whose name is the information (unconditional: writing it twice is harmless)."""
+        self._put(name, b"", "application/octet-stream", {})
+
+    def delete(self, name: str) -> None:
+        """Delete an object; one that is already gone is fine."""
+        import oci.exceptions
+
         try:
-            self.client.put_object(
+            self.client.delete_object(self.namespace, self.bucket, name, retry_strategy=_retry(self._deadline))
+        except oci.exceptions.ServiceError as exc:
+            if exc.status != 404:
+                raise StateError(f"cannot delete {self.where(name)}: {_describe(exc)}") from None
+        except _sdk_errors() as exc:
+            raise StateError(f"cannot delete {self.where(name)}: {_describe(exc)}") from None
+
+    def _put(self, name: str, body: bytes, content_type: str, condition: dict[str, str]) -> Any:
+        import oci.exceptions
+
+        try:
+            return self.client.put_object(
                 self.namespace,
                 self.bucket,
                 name,
                 body,
-                content_type="application/json",
+                content_type=content_type,
                 retry_strategy=_retry(self._deadline),
+                **condition,
             )
+        except oci.exceptions.ServiceError as exc:
+            if exc.status == 412:
+                raise Conflict(f"{self.where(name)} was changed by another writer") from None
+            raise StateError(f"cannot write {self.where(name)}: {_describe(exc)}") from None
         except _sdk_errors() as exc:
-            raise StateError(f"cannot write progress {self.where(name)}: {_describe(exc)}") from None
+            raise StateError(f"cannot write {self.where(name)}: {_describe(exc)}") from None
 
 
 def _retry(deadline: Deadline) -> Any:

@@ -167,6 +167,7 @@ def _convert(args: argparse.Namespace) -> int:
 def _ship(args: argparse.Namespace) -> int:
     from .deadline import Deadline
     from .forward import Forwarder
+    from .lease import Holder, Leases, cli_holder
     from .pipeline.ship import Shipper
     from .state import NoState
     from .token import StaticToken
@@ -175,16 +176,18 @@ def _ship(args: argparse.Namespace) -> int:
     deadline = Deadline.none()
     assert settings.token is not None
     shipper = Shipper(settings.listener_url, settings.logzio_type, StaticToken(settings.token), deadline)
-    report = Forwarder(LocalFiles(), shipper, NoState(), settings, deadline).forward(args.src)
+    leases = Leases(NoState(), Holder(cli_holder(), deadline))  # a local file: nobody else sends it
+    report = Forwarder(LocalFiles(), shipper, leases, settings, deadline).forward(args.src)
     print(orjson.dumps(report.to_json()).decode())
     return _exit(report)
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .app import replay_names
+    from .app import replay_names, settled_report
     from .bucket import OciBucket, config_file_client
     from .deadline import Deadline
     from .forward import Forwarder
+    from .lease import Holder, Leases, cli_holder
     from .pipeline.ship import Shipper
     from .state import BucketState
     from .token import StaticToken
@@ -195,19 +198,20 @@ def _replay(args: argparse.Namespace) -> int:
         config_file_client(args.config_file, args.profile, args.endpoint), args.namespace, args.bucket, deadline
     )
     state = BucketState(bucket, settings.state_prefix)
-    todo = replay_names(bucket, state, args.prefix)
+    listed = replay_names(bucket, state, args.prefix)
+    todo = [(info, stored) for info, stored in listed if settled_report(info.name, stored, info.etag) is None]
     if args.dry_run:
-        for info in todo:
+        for info, _ in todo:
             print(f"{info.size:>12}  {info.name}")
-        print(f"{len(todo)} objects, {sum(i.size for i in todo)} bytes would be forwarded", file=sys.stderr)
+        print(f"{len(todo)} objects, {sum(i.size for i, _ in todo)} bytes would be forwarded", file=sys.stderr)
         return 0
     assert settings.token is not None
     shipper = Shipper(settings.listener_url, settings.logzio_type, StaticToken(settings.token), deadline)
-    forwarder = Forwarder(bucket, shipper, state, settings, deadline)
-    progress = _Progress(len(todo), sum(i.size for i in todo))
+    forwarder = Forwarder(bucket, shipper, Leases(state, Holder(cli_holder(), deadline)), settings, deadline)
+    progress = _Progress(len(listed), sum(i.size for i, _ in listed))
     failed = 0
-    for info in todo:
-        report = forwarder.forward(info.name)
+    for info, stored in listed:
+        report = settled_report(info.name, stored, info.etag) or forwarder.forward(info.name, stored)
         progress.step(info.size, report)
         print(orjson.dumps(report.to_json()).decode())
         failed += _exit(report)
@@ -216,7 +220,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _exit(report: ObjectReport) -> int:
-    if report.status in ("failed", "stopped") or report.not_delivered:
+    if report.failing or report.status == "stopped":
         print(f"error: {report.object}: {report.not_delivered} records not delivered: {report.error}", file=sys.stderr)
         return 1
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +51,14 @@ class Deadline:
     def near(self, margin: float) -> bool:
         """True when less than ``margin`` seconds are left: time to stop starting new work."""
         return self.remaining() < margin
+
+    def wall_clock(self) -> datetime | None:
+        """The deadline as a UTC wall-clock time, for what other processes read (leases); None without one."""
+        if self._at is None:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=self.remaining())
+
+    def capped(self, seconds: float) -> Deadline:
+        """This deadline, or ``seconds`` from now if that comes first (a share of the time left for one task)."""
+        cap = time.monotonic() + seconds
+        return Deadline(cap if self._at is None else min(self._at, cap))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -35,7 +37,7 @@ def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
         command = parse_command(data.getvalue() if data is not None else b"", settings)
         if isinstance(command, Ignore):
             return _answer(ctx, {"status": "ignored", "reason": command.reason}, started)
-        outcome = execute(command, settings, deadline)
+        outcome = execute(command, settings, deadline, _holder(ctx))
     except ForwarderError:
         raise  # our own messages: they name what was wrong and third-party text in them is already redacted
     except Exception as exc:  # an unexpected bug: fail with a clean, token-free message
@@ -45,6 +47,11 @@ def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
         _summary(outcome, started)
         raise DeliveryIncomplete(redact(outcome.failure_message()))
     return _answer(ctx, outcome.to_json(), started, outcome)
+
+
+def _holder(ctx: Any) -> str:
+    """How this invocation signs its leases: the container and the call."""
+    return f"{socket.gethostname()}/{ctx.CallID() or uuid.uuid4().hex}"
 
 
 def _settings(config: Any) -> Settings:

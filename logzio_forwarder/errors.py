@@ -27,6 +27,10 @@ class SourceError(ForwarderError):
     """The audit object could not be read from Object Storage."""
 
 
+class ObjectGone(SourceError):
+    """The object does not exist (any more): deleted, e.g. by the bucket's lifecycle rule."""
+
+
 class DecompressError(ForwarderError):
     """The object's gzip stream is truncated or corrupt (everything before the damage was still processed)."""
 
@@ -57,3 +61,11 @@ class DeliveryIncomplete(ForwarderError):
 
 class StateError(ForwarderError):
     """The per-object progress record could not be read or written."""
+
+
+class Conflict(StateError):
+    """A conditional write found the record changed by another writer (HTTP 412): the caller no longer owns it."""
+
+
+class LeaseLost(StateError):
+    """Another invocation took over an object this one was forwarding; this one stops sending."""

@@ -19,7 +19,8 @@ from typing import Any
 
 from .config import Settings
 from .deadline import Deadline
-from .errors import ForwarderError, ShipError, SourceError
+from .errors import DecompressError, ForwarderError, LeaseLost, ObjectGone, ShipError, SourceError
+from .lease import Claim, Leases
 from .pipeline.batch import Batch, batches
 from .pipeline.decode import Decoder, Item
 from .pipeline.decompress import DecompressStats, decompress
@@ -27,7 +28,7 @@ from .pipeline.prefetch import prefetch
 from .pipeline.shape import Tally, shaped_lines
 from .pipeline.ship import ShipOutcome, Shipper
 from .pipeline.source import Guarded, ObjectSource, OpenedObject
-from .state import BackgroundSaves, Progress, StateStore
+from .state import DAMAGED, GONE, SETTLED, BackgroundSaves, Progress, Stored, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class ObjectReport:
 
     object: str
     status: str = "forwarded"
-    """forwarded | already-forwarded | stopped (deadline; resumable) | failed"""
+    """forwarded | already-forwarded | in-progress (another invocation holds it) | stopped (deadline; resumable) |
+    failed (resumable; catch-up retries it) | damaged / gone (settled for good, see ``loss``)"""
     records: int = 0
     undecodable: int = 0
     shortened: int = 0
@@ -60,19 +62,35 @@ class ObjectReport:
     delivered_through_record: int = 0
     duration_s: float = 0.0
     error: str | None = None
+    """Set when this invocation met a problem with the object (it then fails); None for a clean or earlier outcome."""
+    loss: dict[str, Any] | None = None
+    """What is lost for good: a settled object's loss (what, where, why), or lines the listener refused."""
+    retry_at: str | None = None
+    """When catch-up tries a failed object again."""
+
+    @property
+    def failing(self) -> bool:
+        """Whether this object makes the invocation fail: something was not delivered in this invocation."""
+        return (self.error is not None and self.status != "in-progress") or self.not_delivered > 0
+
+    @property
+    def lost_now(self) -> bool:
+        """Whether this invocation found a loss nothing can finish: damaged or gone, or lines refused with 400."""
+        return (self.status in SETTLED and self.error is not None) or self.rejected > 0
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class Forwarder:
-    """Forwards objects from one source to one listener under one deadline."""
+    """Forwards objects from one source to one listener under one deadline, one object at a time, each under a
+    lease (so no two invocations send the same object at once)."""
 
     def __init__(
         self,
         source: ObjectSource,
         shipper: Shipper,
-        state: StateStore,
+        leases: Leases,
         settings: Settings,
         deadline: Deadline,
         *,
@@ -80,46 +98,78 @@ class Forwarder:
     ) -> None:
         self._source = source
         self._shipper = shipper
-        self._state = state
+        self._leases = leases
         self._settings = settings
         self._deadline = deadline
         self._workers = workers
 
-    def forward(self, name: str) -> ObjectReport:
-        """Deliver every record of ``name`` not delivered before; never raises for delivery problems, it reports."""
+    def forward(self, name: str, stored: Stored | None = None) -> ObjectReport:
+        """Deliver every record of ``name`` not delivered before; never raises for delivery problems, it reports.
+        ``stored``: the object's progress record if the caller has just read it."""
         started = time.monotonic()
         report = ObjectReport(name)
         try:
-            opened = self._source.open(name)
-            progress = self._progress(opened)
-            if progress.done:
-                report.status = "already-forwarded"
-                report.delivered_through_record = progress.records
-                _close(opened)
-            else:
-                self._run(opened, progress, report)
+            self._forward(name, stored if stored is not None else self._leases.look(name), report)
         except ForwarderError as exc:
             report.status, report.error = "failed", str(exc)
         report.duration_s = round(time.monotonic() - started, 3)
         return report
 
-    def _progress(self, opened: OpenedObject) -> Progress:
-        """Where to start: after the acknowledged prefix of this very version, else at the beginning."""
-        saved = self._state.load(opened.name)
-        if saved is not None and saved.etag == opened.etag:
-            return saved
-        if saved is not None:
-            log.info("%s changed (ETag %s -> %s); forwarding it from the start", opened.name, saved.etag, opened.etag)
-        return Progress(etag=opened.etag)
+    def _forward(self, name: str, stored: Stored, report: ObjectReport) -> None:
+        if self._leases.busy(stored):
+            report.status = "in-progress"
+            return
+        try:
+            opened = self._source.open(name)
+        except ObjectGone as exc:
+            self._gone(name, stored, report, str(exc))
+            return
+        for _ in range(2):
+            earlier = stored.progress
+            if earlier is not None and earlier.done and earlier.etag == opened.etag:
+                _close(opened)
+                report_earlier(earlier, report)
+                return
+            if self._leases.busy(stored):
+                break
+            claim = self._leases.take(name, stored, opened.etag)
+            if claim is not None:
+                self._run(opened, claim, report)
+                return
+            stored = self._leases.look(name)  # another invocation wrote the record since it was read: look again
+        _close(opened)
+        report.status = "in-progress"
 
-    def _run(self, opened: OpenedObject, progress: Progress, report: ObjectReport) -> None:
+    def _gone(self, name: str, stored: Stored, report: ObjectReport, error: str) -> None:
+        """The object does not exist. Unless forwarding it had started (and not finished), that is a plain failure;
+        otherwise what was not delivered is lost for good: settled as ``gone``, never tried again."""
+        earlier = stored.progress
+        if earlier is None:
+            raise ObjectGone(error)
+        if earlier.done:
+            report_earlier(earlier, report)
+            return
+        claim = self._leases.take(name, stored, earlier.etag)
+        if claim is None:
+            report.status = "in-progress"
+            return
+        progress = claim.progress
+        report.resumed_at_record = report.delivered_through_record = progress.records
+        progress.settle(GONE, _loss(progress, "the object no longer exists", error))
+        claim.release(progress)
+        report.status, report.error, report.loss = GONE, error, progress.loss
+
+    def _run(self, opened: OpenedObject, claim: Claim, report: ObjectReport) -> None:
+        """Ship the object under its lease, then settle what happened in its progress record and release it."""
+        progress = claim.progress
         report.resumed_at_record = report.delivered_through_record = progress.records
         stats = DecompressStats()
         source = Guarded(prefetch(decompress(opened.chunks, stats)))
         tally = Tally()
         lines = shaped_lines(_decoded(source, progress.offset), self._settings.max_line_bytes, tally)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
-        saves = BackgroundSaves(self._state, opened.name)
+        saves = BackgroundSaves(claim.save)
+        completed = False
         try:
             try:
                 completed = self._ship_all(pending, progress, report, saves)
@@ -129,13 +179,39 @@ class Forwarder:
                 _close(opened)
             report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
             report.records, report.undecodable, report.shortened = tally.records, tally.undecodable, tally.shortened
-            if source.error is not None:
-                report.status, report.error = "failed", str(source.error)
-            elif completed and report.status == "forwarded":
-                progress.done = True
-                saves.save(progress)  # replaces a snapshot still waiting: one write fewer at the end
-        finally:
-            saves.flush()  # the last state is written before the invocation answers
+            saves.flush()  # every acknowledged batch is recorded before the outcome is
+        except LeaseLost as exc:
+            report.status, report.error = "in-progress", str(exc)
+            return  # the record is another holder's now: nothing more is written
+        except ForwarderError as exc:  # progress could not be recorded: stop, and try to say so in the record
+            report.status, report.error = "failed", str(exc)
+        self._conclude(progress, report, source.error, completed=completed and not report.error)
+        claim.release(progress)
+
+    def _conclude(
+        self, progress: Progress, report: ObjectReport, damage: ForwarderError | None, *, completed: bool
+    ) -> None:
+        """What the record says for next time: done, settled with a loss, or a failure catch-up retries later."""
+        if report.rejected:
+            progress.refused += report.rejected
+            report.loss = {"refused": progress.refused, "why": "the listener refused these lines (HTTP 400)"}
+        made_progress = report.delivered_through_record > report.resumed_at_record
+        if report.error is None and isinstance(damage, DecompressError | ObjectGone):
+            kind = DAMAGED if isinstance(damage, DecompressError) else GONE
+            if report.status == "forwarded":  # everything readable was delivered: the rest is lost for good
+                progress.settle(kind, _loss(progress, "the rest of the object could not be read", str(damage)))
+                report.status, report.error, report.loss = kind, str(damage), progress.loss
+                return
+        if report.error is None and damage is not None:
+            report.status, report.error = "failed", str(damage)
+        if report.status == "stopped":
+            progress.error, progress.retry_at = "stopped before the invocation deadline", ""
+        elif report.error is not None or not completed:
+            report.status = "failed"
+            progress.fail(report.error or "not every batch was delivered", utcnow(), made_progress=made_progress)
+            report.retry_at = progress.retry_at
+        else:
+            progress.finish()
 
     def _ship_all(
         self, pending: Iterator[Batch], progress: Progress, report: ObjectReport, saves: BackgroundSaves
@@ -146,7 +222,7 @@ class Forwarder:
         healthy = True
         exhausted = False
         with ThreadPoolExecutor(self._workers, thread_name_prefix="ship") as pool:
-            while healthy:
+            while healthy and not saves.failed:
                 if self._deadline.near(self._settings.deadline_margin_s):
                     report.status = "stopped"
                     break
@@ -161,7 +237,7 @@ class Forwarder:
                 healthy = self._settle(*window.popleft(), progress, report, saves) and healthy
         if not healthy:
             self._count_unsent(pending, report)
-        return exhausted and healthy
+        return exhausted and healthy and not saves.failed
 
     def _delivered_before(self, progress: Progress) -> set[int]:
         """Batches past the acknowledged prefix that an earlier run delivered: not to be sent again.
@@ -243,3 +319,24 @@ def _close(opened: OpenedObject) -> None:
     close = getattr(opened.chunks, "close", None)
     if close is not None:
         close()
+
+
+def report_earlier(progress: Progress, report: ObjectReport) -> ObjectReport:
+    """An object finished before: already forwarded, or settled with a loss (reported, not failing again)."""
+    report.status = progress.settled or "already-forwarded"
+    report.delivered_through_record = progress.records
+    if progress.settled:
+        report.loss = progress.loss
+    elif progress.refused:
+        report.loss = {"refused": progress.refused, "why": "the listener refused these lines (HTTP 400)"}
+    return report
+
+
+def _loss(progress: Progress, what: str, why: str) -> dict[str, Any]:
+    """A settled object's loss: what was lost, where it starts, why."""
+    return {
+        "what": what,
+        "where": f"after record {progress.records} (decompressed byte {progress.offset})",
+        "why": why,
+        "delivered_records": progress.records,
+    }

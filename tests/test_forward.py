@@ -8,6 +8,7 @@ import random
 import threading
 import zlib
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -17,11 +18,12 @@ import responses
 
 from logzio_forwarder.config import Secret, Settings, load_settings
 from logzio_forwarder.deadline import Deadline
-from logzio_forwarder.errors import SourceError
+from logzio_forwarder.errors import Conflict, ObjectGone, SourceError
 from logzio_forwarder.forward import Forwarder, ObjectReport
+from logzio_forwarder.lease import Holder, Leases
 from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
 from logzio_forwarder.pipeline.source import OpenedObject
-from logzio_forwarder.state import Progress
+from logzio_forwarder.state import Lease, Progress, Stored, parse_time, utcnow
 from logzio_forwarder.token import StaticToken
 
 URL = "https://listener.test:8071/"
@@ -62,7 +64,7 @@ class MemorySource:
 
     def open(self, name: str) -> OpenedObject:
         if name not in self.objects:
-            raise SourceError(f"cannot read oci://bucket@ns/{name}: HTTP 404 ObjectNotFound")
+            raise ObjectGone(f"cannot read oci://bucket@ns/{name}: HTTP 404 ObjectNotFound")
         etag, chunks = self.objects[name]
         return OpenedObject(name, etag, sum(map(len, chunks)), self._stream(chunks))
 
@@ -75,19 +77,42 @@ class MemorySource:
 
 
 class MemoryState:
-    """A StateStore in a dict, keeping every save."""
+    """A StateStore in a dict, keeping every save; writes are compare-and-swap on a version, as in the bucket."""
 
     def __init__(self) -> None:
         self.saved: dict[str, Progress] = {}
         self.history: list[Progress] = []
+        self.pending: set[str] = set()
+        self._versions: dict[str, int] = {}
+        self.before_save: Callable[[Progress], None] | None = None
 
-    def load(self, name: str) -> Progress | None:
+    def load(self, name: str) -> Stored:
         found = self.saved.get(name)
-        return dataclasses.replace(found) if found is not None else None
+        if found is None:
+            return Stored(None, None)
+        return Stored(dataclasses.replace(found, acked=list(found.acked)), str(self._versions.get(name, 0)))
 
-    def save(self, name: str, progress: Progress) -> None:
-        self.saved[name] = dataclasses.replace(progress)
-        self.history.append(dataclasses.replace(progress))
+    def save(self, name: str, progress: Progress, version: str | None) -> str:
+        if self.before_save is not None:
+            self.before_save(progress)
+        current = str(self._versions[name]) if name in self.saved else None
+        if version != current:
+            raise Conflict(f"{name} changed")
+        self._versions[name] = self._versions.get(name, 0) + 1
+        self.saved[name] = dataclasses.replace(progress, acked=list(progress.acked))
+        self.history.append(self.saved[name])
+        return str(self._versions[name])
+
+    def put(self, name: str, progress: Progress) -> None:
+        """Store a record as an earlier invocation left it."""
+        self._versions[name] = self._versions.get(name, 0) + 1
+        self.saved[name] = progress
+
+    def mark_pending(self, name: str) -> None:
+        self.pending.add(name)
+
+    def clear_pending(self, name: str) -> None:
+        self.pending.discard(name)
 
 
 class ManualDeadline(Deadline):
@@ -150,7 +175,9 @@ def settings() -> Settings:
     )
 
 
-def forward(source: MemorySource, state: MemoryState, deadline: Deadline | None = None) -> ObjectReport:
+def forward(
+    source: MemorySource, state: MemoryState, deadline: Deadline | None = None, holder: str = "test-holder"
+) -> ObjectReport:
     deadline = deadline or Deadline.none()
     shipper = Shipper(
         URL,
@@ -161,7 +188,8 @@ def forward(source: MemorySource, state: MemoryState, deadline: Deadline | None 
         session=requests.Session(),
         sleep=lambda _: None,
     )
-    return Forwarder(source, shipper, state, settings(), deadline, workers=2).forward(NAME)
+    leases = Leases(state, Holder(holder, deadline))
+    return Forwarder(source, shipper, leases, settings(), deadline, workers=2).forward(NAME)
 
 
 def after_batches(batches: int, *, done: bool = False, etag: str = "etag-1") -> Progress:
@@ -170,10 +198,12 @@ def after_batches(batches: int, *, done: bool = False, etag: str = "etag-1") -> 
 
 
 def same(a: Progress, b: Progress) -> bool:
-    """Equal in what a resume relies on (the update time and the batch cap bookkeeping aside)."""
-    return dataclasses.replace(a, updated="", batch_max_bytes=0) == dataclasses.replace(
-        b, updated="", batch_max_bytes=0
-    )
+    """Equal in what a resume relies on (the update time, the lease, retry bookkeeping and the batch cap aside)."""
+    return _core(a) == _core(b)
+
+
+def _core(p: Progress) -> Progress:
+    return dataclasses.replace(p, updated="", batch_max_bytes=0, lease=None, failures=0, retry_at="", error="")
 
 
 # --- the happy path ----------------------------------------------------------------------------------------------
@@ -189,8 +219,15 @@ def test_every_record_is_forwarded_and_progress_saved_after_each_batch(
     assert report.delivered_through_record == 12
     assert listener.numbers() == list(range(12))
     assert [len(batch) for batch in listener.accepted] == [3, 3, 3, 3]
+    # the lease is taken before anything is sent, and released by the last write
+    leased, *during, final = state.history
+    assert same(leased, after_batches(0))
+    assert leased.lease is not None
+    assert leased.lease.holder == "test-holder"
+    assert all(saved.lease is not None for saved in during)
+    assert final.lease is None
+    assert state.pending == set(), "the pending marker goes when the object is done"
     # saved in the background, in order: a snapshot still waiting when a newer one comes is replaced by it
-    *during, final = state.history
     assert same(final, after_batches(4, done=True))
     assert during, "progress is saved while batches are being acknowledged"
     expected = iter([after_batches(n) for n in (1, 2, 3, 4)])
@@ -261,7 +298,7 @@ def test_resume_after_a_failure_delivers_the_rest(listener: Listener, source: Me
 def test_resume_from_saved_progress_ships_only_the_rest(
     listener: Listener, source: MemorySource, state: MemoryState
 ) -> None:
-    state.saved[NAME] = after_batches(2)
+    state.put(NAME, after_batches(2))
     report = forward(source, state)
     assert report.status == "forwarded"
     assert listener.numbers() == list(range(6, 12))
@@ -272,7 +309,7 @@ def test_resume_from_saved_progress_ships_only_the_rest(
 def test_batches_acknowledged_past_a_gap_are_skipped_on_resume(
     listener: Listener, source: MemorySource, state: MemoryState
 ) -> None:
-    state.saved[NAME] = dataclasses.replace(after_batches(1), acked=[2], batch_max_bytes=1024)
+    state.put(NAME, dataclasses.replace(after_batches(1), acked=[2], batch_max_bytes=1024))
     report = forward(source, state)
     assert report.status == "forwarded"
     assert listener.numbers() == [3, 4, 5, 9, 10, 11]  # batch 3 (records 6-8) was delivered before
@@ -283,7 +320,7 @@ def test_acknowledgements_cut_with_another_batch_size_are_forgotten(
     listener: Listener, source: MemorySource, state: MemoryState
 ) -> None:
     # an earlier run with another batch-max-bytes acknowledged its "batch 3"; that number means nothing now
-    state.saved[NAME] = dataclasses.replace(after_batches(1), acked=[3], batch_max_bytes=4096)
+    state.put(NAME, dataclasses.replace(after_batches(1), acked=[3], batch_max_bytes=4096))
     listener.answer = lambda lines: 503 if lines[0]["n"] >= 6 else 200
     assert forward(source, state).status == "failed"
     assert listener.numbers() == [3, 4, 5]
@@ -293,7 +330,7 @@ def test_acknowledgements_cut_with_another_batch_size_are_forgotten(
 
 
 def test_done_object_is_not_sent_again(listener: Listener, source: MemorySource, state: MemoryState) -> None:
-    state.saved[NAME] = after_batches(4, done=True)
+    state.put(NAME, after_batches(4, done=True))
     report = forward(source, state)
     assert report.status == "already-forwarded"
     assert report.delivered_through_record == 12
@@ -304,7 +341,7 @@ def test_done_object_is_not_sent_again(listener: Listener, source: MemorySource,
 
 
 def test_changed_etag_starts_over(listener: Listener, source: MemorySource, state: MemoryState) -> None:
-    state.saved[NAME] = after_batches(4, done=True, etag="etag-0")
+    state.put(NAME, after_batches(4, done=True, etag="etag-0"))
     report = forward(source, state)
     assert report.status == "forwarded"
     assert report.resumed_at_record == 0
@@ -335,17 +372,26 @@ def test_truncated_gzip_ships_everything_before_the_damage_then_fails(
 
     report = forward(source, state)
 
-    assert report.status == "failed"
+    assert report.status == "damaged"
     assert report.error is not None
     assert "truncated" in report.error
+    assert report.failing, "the invocation that finds the damage fails, so the error is seen"
     assert listener.numbers() == complete
     tail = readable[ENDS[complete[-1]] :].strip()
     if tail:  # the partial record after the last complete one is shipped as an undecodable fragment, not dropped
         (fragment,) = listener.fragments()
         assert fragment["message"] == tail.decode("utf-8", "replace")
         assert fragment["forwarder"]["undecodable"] is True
-    assert not state.saved[NAME].done
-    assert state.saved[NAME].records >= len(complete)
+    settled = state.saved[NAME]
+    assert (settled.done, settled.settled, settled.lease) == (True, "damaged", None)
+    assert settled.records >= len(complete)
+    assert "truncated" in settled.loss["why"]
+    assert settled.loss["where"] == f"after record {settled.records} (decompressed byte {settled.offset})"
+    assert report.loss == settled.loss
+
+    again = forward(source, state)  # a later replay or catch-up: reported, nothing sent, not failing
+    assert (again.status, again.error, again.failing, again.loss) == ("damaged", None, False, settled.loss)
+    assert listener.numbers() == complete
 
 
 def test_undecodable_lines_are_forwarded_as_fragments(
@@ -458,3 +504,130 @@ def test_mixed_layout_object_stopped_and_resumed_delivers_each_record_once(
     assert listener.numbers() == list(range(30))  # each exactly once
     assert listener.fragments() == []
     assert state.saved[NAME].done
+
+
+# --- leases --------------------------------------------------------------------------------------------------------
+
+
+def leased_to(holder: str, seconds: float, batches: int = 2) -> Progress:
+    """A record as another invocation left it: ``batches`` acknowledged, its lease ending ``seconds`` from now."""
+    until = (utcnow() + timedelta(seconds=seconds)).isoformat()
+    return dataclasses.replace(after_batches(batches), lease=Lease(holder, until))
+
+
+def test_an_object_leased_by_a_live_holder_is_left_alone(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    state.put(NAME, leased_to("other-invocation", 60))
+    report = forward(source, state)
+    assert (report.status, report.error, report.failing) == ("in-progress", None, False)
+    assert listener.accepted == []
+    assert source.chunks_read == 0
+    assert state.history == [], "nothing is written over a live lease"
+
+
+def test_a_lapsed_lease_is_taken_over_and_delivery_resumes_after_its_progress(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    state.put(NAME, leased_to("killed-invocation", -1))
+    report = forward(source, state)
+    assert (report.status, report.resumed_at_record) == ("forwarded", 6)
+    assert listener.numbers() == list(range(6, 12))
+    first = state.history[0]
+    assert first.lease is not None
+    assert first.lease.holder == "test-holder"
+    assert same(state.saved[NAME], after_batches(4, done=True))
+
+
+def test_a_holder_that_lost_its_lease_stops_sending_and_writes_nothing_more(
+    listener: Listener, state: MemoryState
+) -> None:
+    records = make_records(30)
+    long = MemorySource()
+    long.put(NAME, "etag-1", [b"".join(line + b"\n" for line in records)])
+    lost = threading.Event()
+
+    def taken_over(progress: Progress) -> None:
+        if progress.records == 3 and not lost.is_set():  # another invocation takes the object over
+            state.put(NAME, dataclasses.replace(leased_to("other-invocation", 60, batches=1), records=3))
+            lost.set()
+
+    def answer(lines: list[dict[str, Any]]) -> int:
+        if lines[0]["n"] >= 3:  # later batches are answered once the lease is gone
+            lost.wait(10)
+        return 200
+
+    state.before_save = taken_over
+    listener.answer = answer
+    report = forward(long, state)
+    assert report.status == "in-progress"
+    assert report.error is not None
+    assert "another invocation took the object over" in report.error
+    assert not report.failing
+    # at most the batches already in the window (two workers, three in flight) go out after the lease was lost
+    assert len(listener.numbers()) <= 4 * PER_BATCH
+    saved = state.saved[NAME]
+    assert saved.lease is not None
+    assert saved.lease.holder == "other-invocation", "the other holder's record is not overwritten"
+
+
+def test_a_transient_failure_releases_the_lease_and_sets_a_growing_retry_time(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    listener.answer = lambda _: 503
+    first = forward(source, state)
+    assert first.status == "failed"
+    saved = state.saved[NAME]
+    assert (saved.lease, saved.done, saved.failures) == (None, False, 1)
+    assert NAME in state.pending, "catch-up finds it by its pending marker"
+    assert "503" in saved.error
+    assert first.retry_at == saved.retry_at
+    retry_at = parse_time(saved.retry_at)
+    assert retry_at is not None
+    assert retry_at <= utcnow(), "the first retry is the next invocation's"
+
+    forward(source, state)
+    again = state.saved[NAME]
+    retry_at = parse_time(again.retry_at)
+    assert again.failures == 2
+    assert retry_at is not None
+    assert retry_at > utcnow() + timedelta(seconds=50), "then catch-up waits, longer after every failure"
+
+
+def test_progress_resets_the_failure_count(listener: Listener, source: MemorySource, state: MemoryState) -> None:
+    state.put(NAME, dataclasses.replace(after_batches(1), failures=5, retry_at=utcnow().isoformat()))
+    listener.answer = lambda lines: 503 if lines[0]["n"] >= 6 else 200
+    report = forward(source, state)
+    assert (report.status, report.delivered_through_record) == ("failed", 6)
+    assert state.saved[NAME].failures == 1
+
+
+def test_refused_lines_are_recorded_as_lost_and_reported_later_without_failing(
+    source: MemorySource, state: MemoryState
+) -> None:
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, URL, status=400, json={"malformedLines": 1, "successfulLines": 2})
+        report = forward(source, state)
+    assert report.failing
+    assert report.loss is not None
+    assert report.loss["refused"] == 4
+    saved = state.saved[NAME]
+    assert (saved.done, saved.refused, saved.lease) == (True, 4, None)
+    later = forward(source, state)
+    assert (later.status, later.failing, later.loss) == ("already-forwarded", False, report.loss)
+
+
+def test_an_object_deleted_after_forwarding_started_is_settled_as_gone(listener: Listener, state: MemoryState) -> None:
+    state.put(NAME, after_batches(2))
+    state.pending.add(NAME)
+    report = forward(MemorySource(), state)  # the lifecycle rule deleted it
+    assert (report.status, report.failing, report.delivered_through_record) == ("gone", True, 6)
+    assert report.error is not None
+    assert "ObjectNotFound" in report.error
+    saved = state.saved[NAME]
+    assert (saved.done, saved.settled, saved.lease) == (True, "gone", None)
+    assert saved.loss["where"] == f"after record 6 (decompressed byte {ENDS[5]})"
+    assert state.pending == set()
+    later = forward(MemorySource(), state)
+    assert (later.status, later.error, later.failing) == ("gone", None, False)
+    assert listener.accepted == []

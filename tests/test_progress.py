@@ -269,7 +269,10 @@ def test_the_progress_object_records_records_offset_etag_and_done(
     etag = put(objectstorage, NAME, gz(ndjson(records)))
     answer = function.invoke(event_for(objectstorage, NAME, etag))
     assert answer.status == 200, answer.text
-    assert objectstorage.names(objectstorage.namespace, BUCKET, "forwarder-state/") == [f"forwarder-state/{NAME}.json"]
+    assert objectstorage.names(objectstorage.namespace, BUCKET, "forwarder-state/") == [
+        "forwarder-state/.catch-up.json",  # where catch-up keeps its place
+        f"forwarder-state/{NAME}.json",  # the object's progress; its pending marker is gone with the lease
+    ]
     saved = progress_of(objectstorage, NAME)
     updated = saved.pop("updated")
     assert saved == {
@@ -281,6 +284,12 @@ def test_the_progress_object_records_records_offset_etag_and_done(
         "acked": [],
         "batch_max_bytes": 8192,
         "done": True,
+        "refused": 0,
+        "failures": 0,
+        "retry_at": "",
+        "error": "",
+        "settled": "",
+        "loss": {},
     }
     assert abs(datetime.fromisoformat(updated) - datetime.now(UTC)) < timedelta(minutes=5)
     assert_each_once(listener.records, records)
