@@ -124,6 +124,9 @@ class Forwarder:
         except ObjectGone as exc:
             self._gone(name, stored, report, str(exc))
             return
+        except SourceError as exc:
+            self._unreadable(name, stored, report, str(exc))
+            return
         for _ in range(2):
             earlier = stored.progress
             if earlier is not None and earlier.done and earlier.etag == opened.etag:
@@ -139,6 +142,20 @@ class Forwarder:
             stored = self._leases.look(name)  # another invocation wrote the record since it was read: look again
         _close(opened)
         report.status = "in-progress"
+
+    def _unreadable(self, name: str, stored: Stored, report: ObjectReport, error: str) -> None:
+        """The object could not be opened for a passing reason (5xx, a refused request): a failure recorded in its
+        progress like any other, so catch-up retries it at growing intervals."""
+        report.status, report.error = "failed", error
+        kept = stored.progress
+        if kept is not None and kept.done:
+            return  # finished before; nothing to retry
+        claim = self._leases.take(name, stored, kept.etag if kept is not None else "")
+        if claim is None:
+            return
+        claim.progress.fail(error, utcnow(), made_progress=False)
+        claim.release(claim.progress)
+        report.retry_at = claim.progress.retry_at
 
     def _gone(self, name: str, stored: Stored, report: ObjectReport, error: str) -> None:
         """The object does not exist. Unless forwarding it had started (and not finished), that is a plain failure;
@@ -186,7 +203,11 @@ class Forwarder:
         except ForwarderError as exc:  # progress could not be recorded: stop, and try to say so in the record
             report.status, report.error = "failed", str(exc)
         self._conclude(progress, report, source.error, completed=completed and not report.error)
-        claim.release(progress)
+        try:
+            claim.release(progress)
+        except ForwarderError as exc:  # the lease lapses by itself; say why the record may be behind
+            report.status = "failed" if report.status in ("forwarded", "stopped") else report.status
+            report.error = f"{report.error}; also, {exc}" if report.error else str(exc)
 
     def _conclude(
         self, progress: Progress, report: ObjectReport, damage: ForwarderError | None, *, completed: bool
@@ -196,17 +217,18 @@ class Forwarder:
             progress.refused += report.rejected
             report.loss = {"refused": progress.refused, "why": "the listener refused these lines (HTTP 400)"}
         made_progress = report.delivered_through_record > report.resumed_at_record
+        if report.status == "stopped":  # resumable: the next invocation (catch-up) goes on at once
+            progress.error, progress.retry_at = "stopped before the invocation deadline", ""
+            return
         if report.error is None and isinstance(damage, DecompressError | ObjectGone):
+            # everything readable was delivered: what could not be read is lost for good
             kind = DAMAGED if isinstance(damage, DecompressError) else GONE
-            if report.status == "forwarded":  # everything readable was delivered: the rest is lost for good
-                progress.settle(kind, _loss(progress, "the rest of the object could not be read", str(damage)))
-                report.status, report.error, report.loss = kind, str(damage), progress.loss
-                return
+            progress.settle(kind, _loss(progress, "the rest of the object could not be read", str(damage)))
+            report.status, report.error, report.loss = kind, str(damage), progress.loss
+            return
         if report.error is None and damage is not None:
             report.status, report.error = "failed", str(damage)
-        if report.status == "stopped":
-            progress.error, progress.retry_at = "stopped before the invocation deadline", ""
-        elif report.error is not None or not completed:
+        if report.error is not None or not completed:
             report.status = "failed"
             progress.fail(report.error or "not every batch was delivered", utcnow(), made_progress=made_progress)
             report.retry_at = progress.retry_at

@@ -251,6 +251,12 @@ class FdkServer:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
+    def kill(self) -> None:
+        """SIGKILL the child, as the platform does at the deadline: no cleanup, no last words."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+
     @property
     def returncode(self) -> int | None:
         """The child's exit status, ``None`` while it runs (or before start)."""

@@ -12,7 +12,8 @@ constant pass its own tests.
 
 Failure injection: :meth:`LogzioListenerStandin.script` queues answers consulted before normal processing — an
 int status, ``"drop"`` (close without answering), ``"slow:<seconds>"`` (process normally after a delay), or an
-:class:`Answer`; :meth:`fail_always` / :meth:`heal`; :meth:`fail_after`.
+:class:`Answer`; :meth:`fail_always` / :meth:`heal`; :meth:`fail_after`; :meth:`hold_after` / :meth:`release` keep
+requests in flight (for killing the sender mid-batch), and :meth:`wait_for` blocks until requests arrived.
 """
 
 from __future__ import annotations
@@ -255,6 +256,12 @@ class LogzioListenerStandin(LoopbackServer):
         self._generation = 0
         self._interrupt = threading.Event()
         """Set by :meth:`reset`/:meth:`stop` to cut slow answers short (a fresh one replaces it on reset)."""
+        self._changed = threading.Condition(self._lock)
+        """Notified whenever a request arrives or is recorded (for :meth:`wait_for`)."""
+        self._arrived = 0
+        self._hold_after: int | None = None
+        self._gate = threading.Event()
+        self._gate.set()
 
     # ----- failure injection ----------------------------------------------------------------------------------
 
@@ -274,6 +281,30 @@ class LogzioListenerStandin(LoopbackServer):
         with self._lock:
             self._after = (n_requests, Answer(status=status))
 
+    def hold_after(self, n_requests: int) -> None:
+        """Answer the next ``n_requests`` as usual, then hold every later one unanswered (its body received: a
+        batch in flight) until :meth:`release`, which lets the held ones through to normal processing."""
+        with self._lock:
+            self._hold_after = self._arrived + n_requests
+            self._gate.clear()
+
+    def release(self) -> None:
+        """Let held requests (and every later one) through."""
+        with self._lock:
+            self._hold_after = None
+        self._gate.set()
+
+    def wait_for(self, *, arrived: int = 0, recorded: int = 0, timeout_s: float = 30.0) -> None:
+        """Block until at least ``arrived`` requests came in (bodies read) and ``recorded`` were answered and
+        recorded; raises ``TimeoutError`` naming the counts otherwise."""
+        with self._changed:
+            ok = self._changed.wait_for(lambda: self._arrived >= arrived and len(self._requests) >= recorded, timeout_s)
+            if not ok:
+                raise TimeoutError(
+                    f"listener: {self._arrived} requests arrived (wanted {arrived}), "
+                    f"{len(self._requests)} recorded (wanted {recorded})"
+                )
+
     def heal(self) -> None:
         """Drop the script and every standing failure."""
         with self._lock:
@@ -289,13 +320,16 @@ class LogzioListenerStandin(LoopbackServer):
             self._requests.clear()
             self._accepted.clear()
             self._accepted_count = 0
+            self._arrived = 0
             self._generation += 1
             interrupt, self._interrupt = self._interrupt, threading.Event()
         interrupt.set()
+        self.release()
 
     def stop(self) -> None:
         """Cut slow answers short, then stop serving."""
         self._interrupt.set()
+        self._gate.set()
         super().stop()
         self._interrupt = threading.Event()
 
@@ -353,8 +387,14 @@ class LogzioListenerStandin(LoopbackServer):
         query = {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query, keep_blank_values=True).items()}
         gzipped = "gzip" in headers.get("content-encoding", "").lower()
         plain = _gunzip(body, self.max_body) if gzipped else body
-        with self._lock:
+        with self._changed:
             generation, interrupt = self._generation, self._interrupt
+            self._arrived += 1
+            held = self._hold_after is not None and self._arrived > self._hold_after
+            self._changed.notify_all()
+        if held and not self._wait_released(interrupt):
+            handler.close_connection = True  # reset or stopping while held
+            return
         answer, label = self._next_override()
         if answer is not None and answer.delay_s and interrupt.wait(answer.delay_s):
             handler.close_connection = True  # reset or stopping: do not hold them up, and do not record
@@ -365,9 +405,10 @@ class LogzioListenerStandin(LoopbackServer):
             seen = ListenerRequest(
                 handler.command, handler.path, query, headers, status, len(body), size, label, dict(counts or {})
             )
-            with self._lock:
+            with self._changed:
                 if generation == self._generation:
                     self._requests.append(seen)
+                self._changed.notify_all()
 
         if answer is not None and answer.drop:
             handler.close_connection = True
@@ -383,6 +424,13 @@ class LogzioListenerStandin(LoopbackServer):
         status, reply, counts = self._process(plain, query)
         record(status, counts)
         handler.send_bytes(status, reply, {"Content-Type": "application/json"} if status == 400 else {})
+
+    def _wait_released(self, interrupt: threading.Event) -> bool:
+        """Wait at the gate; False when a reset or stop came first."""
+        while not self._gate.wait(0.05):
+            if interrupt.is_set():
+                return False
+        return not interrupt.is_set()
 
     def _process(self, body: bytes | None, query: Mapping[str, str]) -> tuple[int, bytes, dict[str, int]]:
         """The documented contract: token, then size, then per-line checks. Returns status, body and counts."""
