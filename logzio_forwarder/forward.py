@@ -215,7 +215,7 @@ class Forwarder:
         """What the record says for next time: done, settled with a loss, or a failure catch-up retries later."""
         if report.rejected:
             progress.refused += report.rejected
-            report.loss = {"refused": progress.refused, "why": "the listener refused these lines (HTTP 400)"}
+            report.loss = _refused(progress)
         made_progress = report.delivered_through_record > report.resumed_at_record
         if report.status == "stopped":  # resumable: the next invocation (catch-up) goes on at once
             progress.error, progress.retry_at = "stopped before the invocation deadline", ""
@@ -350,8 +350,12 @@ def report_earlier(progress: Progress, report: ObjectReport) -> ObjectReport:
     if progress.settled:
         report.loss = progress.loss
     elif progress.refused:
-        report.loss = {"refused": progress.refused, "why": "the listener refused these lines (HTTP 400)"}
+        report.loss = _refused(progress)
     return report
+
+
+def _refused(progress: Progress) -> dict[str, Any]:
+    return {"refused": progress.refused, "why": "the listener refused these lines (HTTP 400)"}
 
 
 def _loss(progress: Progress, what: str, why: str) -> dict[str, Any]:
