@@ -18,6 +18,7 @@ from .commands import ForwardObjects, Replay
 from .config import Settings
 from .deadline import Deadline
 from .forward import Forwarder, ObjectReport
+from .metrics import post_invocation_metrics
 from .pipeline.ship import Shipper
 from .state import BucketState
 from .token import StaticToken, TokenSource
@@ -106,6 +107,7 @@ def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Dead
             outcome.left = list(names[index:])
             break
         outcome.reports.append(forwarder.forward(name))
+    post_invocation_metrics(outcome.reports, settings, deadline)  # after delivery; never fails the invocation
     return outcome
 
 
