@@ -1,9 +1,10 @@
-"""``make demo``: the real function under the real fdk, against loopback Object Storage and Logz.io stand-ins.
+"""``make demo``: the real function under the real fdk, against loopback Object Storage, Logz.io and Monitoring
+stand-ins.
 
 It writes a small audit object in the Connector Hub's format (gzip; records mostly one per line, some joined
 ``}{`` on one line, one spanning several lines) to the stand-in bucket, invokes the function with the
-Object-Create event OCI Events would send, prints the function's JSON summary and the first shipped lines, and
-exits 0 only if every record reached the listener.
+Object-Create event OCI Events would send, prints the function's JSON summary, the first shipped lines and the
+metrics it posted to Monitoring, and exits 0 only if every record reached the listener and RecordsForwarded says so.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from .fdkserver import REPO_ROOT, FdkServer, FdkStartError
 from .listener import LogzioListenerStandin
+from .monitoring import MonitoringStandin
 from .objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from .principal import make_principal
 
@@ -114,6 +116,11 @@ def _record(index: int, action: tuple[str, str, str, str, str]) -> dict[str, Any
     }
 
 
+def records_date() -> str:
+    """The day the sample records happened."""
+    return str(_record(0, _ACTIONS[0])["time"])[:10]
+
+
 def audit_records() -> list[dict[str, Any]]:
     """The twelve sample records."""
     return [_record(i, action) for i, action in enumerate(_ACTIONS, start=1)]
@@ -177,19 +184,45 @@ def _report(status: int, summary: str, listener: LogzioListenerStandin, expected
     return True
 
 
+def _report_metrics(monitoring: MonitoringStandin, expected: int) -> bool:
+    """Print the posted datapoints; true when RecordsForwarded adds up to the records sent."""
+    points = monitoring.datapoints()
+    if not points:
+        print("\nFAIL: no metrics reached the Monitoring stand-in")
+        return False
+    first = points[0]
+    dimensions = ", ".join(f"{k}={v}" for k, v in first.dimensions.items())
+    print(f"\nmetrics posted to Monitoring ({len(monitoring.posts)} signed post(s)), namespace {first.namespace},")
+    print(f"compartment {first.compartment_id}, dimensions {dimensions}:")
+    for point in points:
+        value = f"{point.value:,.0f}" if point.value.is_integer() else f"{point.value:,.3f}"
+        print(f"  {point.name:<22} {value:>16} {point.metadata.get('unit', '')}")
+    print(f"(DeliveryLagSeconds counts from the records' own time; the sample's are from {records_date()})")
+    forwarded = monitoring.total("RecordsForwarded")
+    if forwarded != expected:
+        print(f"\nFAIL: RecordsForwarded is {forwarded:g}, not {expected}")
+        return False
+    return True
+
+
 def run(workdir: Path) -> bool:
     """The demo proper; returns success."""
     principal = make_principal(workdir / "principal")
     records = audit_records()
-    with ObjectStorageStandin(principal) as storage, LogzioListenerStandin(DEMO_TOKEN) as listener:
+    with (
+        ObjectStorageStandin(principal) as storage,
+        LogzioListenerStandin(DEMO_TOKEN) as listener,
+        MonitoringStandin(principal) as monitoring,
+    ):
         etag = storage.put(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, connector_object(records))
-        print(f"stand-ins: object storage {storage.url}, listener {listener.url}")
+        print(f"stand-ins: object storage {storage.url}, listener {listener.url}, monitoring {monitoring.url}")
         print(f"put oci://{DEFAULT_BUCKET}@{storage.namespace}/{OBJECT_NAME} ({len(records)} records)\n")
         config = {
             "input-bucket": DEFAULT_BUCKET,
             "logzio-url": listener.url,
             "logzio-token": DEMO_TOKEN,
             "objectstorage-endpoint": storage.url,
+            "monitoring-endpoint": monitoring.url,
         }
         event = object_created_event(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, etag)
         with FdkServer(config, principal_env=principal.env()) as function:
@@ -199,6 +232,7 @@ def run(workdir: Path) -> bool:
             except ValueError:
                 summary = answer.text
             ok = _report(answer.status, summary, listener, [str(r["id"]) for r in records])
+            ok = _report_metrics(monitoring, len(records)) and ok
             if not ok or answer.status != 200:
                 print("\nfunction log (last 40 lines):\n" + "\n".join(function.logs().splitlines()[-40:]))
             return ok and answer.status == 200
