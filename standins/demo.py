@@ -9,6 +9,7 @@ metrics it posted to Monitoring, and exits 0 only if every record reached the li
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import sys
@@ -23,8 +24,10 @@ from .monitoring import MonitoringStandin
 from .objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from .principal import make_principal
 
-__all__ = ["OBJECT_NAME", "audit_records", "connector_object", "main", "object_created_event"]
+__all__ = ["OBJECT_NAME", "SAMPLE", "audit_records", "connector_object", "main", "object_created_event", "sample_text"]
 
+SAMPLE = REPO_ROOT / "docs" / "sample.log.gz"
+"""The demo's object, committed so the README's ``convert`` example has something to read."""
 OBJECT_NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.demo/20261101T095300Z_20261101T100000Z.0.log.gz"
 DEMO_TOKEN = "demo-token-not-a-real-one"
 _TENANCY = "ocid1.tenancy.oc1..aaaaaaaademotenancy"
@@ -134,6 +137,11 @@ def connector_object(records: list[dict[str, Any]]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode())
 
 
+def sample_text() -> bytes:
+    """The uncompressed text of :data:`SAMPLE`: the demo's twelve records in the connector's layout."""
+    return gzip.decompress(connector_object(audit_records()))
+
+
 def object_created_event(namespace: str, bucket: str, name: str, etag: str) -> dict[str, Any]:
     """The ``com.oraclecloud.objectstorage.createobject`` event (CloudEvents 0.1 envelope) for an object."""
     return {
@@ -238,8 +246,14 @@ def run(workdir: Path) -> bool:
             return ok and answer.status == 200
 
 
-def main() -> int:
-    """Entry point for ``python -m standins.demo``."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m standins.demo`` (``--write-sample`` rewrites docs/sample.log.gz instead)."""
+    parser = argparse.ArgumentParser(prog="python -m standins.demo", description=__doc__)
+    parser.add_argument("--write-sample", action="store_true", help=f"write the demo's object to {SAMPLE} and exit")
+    if parser.parse_args(argv).write_sample:
+        SAMPLE.write_bytes(gzip.compress(sample_text(), mtime=0))
+        print(f"wrote {SAMPLE}")
+        return 0
     if not (REPO_ROOT / "logzio_forwarder" / "edge.py").exists():
         print("the function package (logzio_forwarder/edge.py) is not there yet; nothing to demo")
         return 2
