@@ -21,7 +21,8 @@ A metric that breaks a rule is listed in ``failedMetrics`` with its message and 
 codes and message texts are this stand-in's own.
 
 Tests read :attr:`MonitoringStandin.posts` (every request, as seen) and :meth:`MonitoringStandin.datapoints` (what
-was stored), and inject failures with :meth:`MonitoringStandin.fail_next` (an error answer) and
+was stored), and inject failures with :meth:`MonitoringStandin.fail_next` (an error answer),
+:meth:`MonitoringStandin.refuse_metrics` (a 200 listing some metrics as failed) and
 :meth:`MonitoringStandin.stall_next` (no answer at all); an unreachable Monitoring is a closed port.
 """
 
@@ -40,7 +41,7 @@ from . import LoopbackServer, OwnedHandler
 from .ocirest import AUTH_MESSAGE, ServiceError, verify_signature
 from .principal import Principal
 
-__all__ = ["METRICS_PATH", "MonitoringStandin", "PostedMetric", "SeenPost"]
+__all__ = ["INJECTED", "METRICS_PATH", "MonitoringStandin", "PostedMetric", "SeenPost"]
 
 METRICS_PATH = "/20180401/metrics"
 MAX_STREAMS = 50
@@ -49,6 +50,8 @@ MAX_AGE = timedelta(hours=2)
 MAX_AHEAD = timedelta(minutes=10)
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._$-]*$")
+INJECTED = "injected"
+"""How the messages of failures a test asked for begin."""
 _DIMENSION_KEY = re.compile(r"^[!-~]{1,256}$")
 """Printable ASCII without spaces."""
 
@@ -191,8 +194,9 @@ def _stream(metric: Any) -> str:
     return json.dumps([metric.get(k) for k in keys], sort_keys=True)
 
 
-def validate(document: Any, now: datetime | None = None) -> _Checked:
-    """Validate a PostMetricData body; raises :class:`ServiceError` (400) when the whole call is refused."""
+def validate(document: Any, now: datetime | None = None, refused: frozenset[str] = frozenset()) -> _Checked:
+    """Validate a PostMetricData body; raises :class:`ServiceError` (400) when the whole call is refused. Metrics
+    named in ``refused`` fail as if invalid (an injected partial refusal)."""
     now = now or datetime.now(UTC)
     metrics = document.get("metricData") if isinstance(document, dict) else None
     if not isinstance(metrics, list) or not metrics:
@@ -203,6 +207,8 @@ def validate(document: Any, now: datetime | None = None) -> _Checked:
     checked = _Checked()
     for metric in metrics:
         try:
+            if isinstance(metric, dict) and metric.get("name") in refused:
+                raise ValueError(f"{INJECTED}: metric {metric['name']} refused")
             checked.stored.extend(_check_metric(metric, now))
         except ValueError as exc:
             checked.failed.append((str(exc), metric))
@@ -268,6 +274,7 @@ class MonitoringStandin(LoopbackServer):
         self._injections: list[_Injection] = []
         self._stalls = 0
         self._release = threading.Event()
+        self._refused: frozenset[str] = frozenset()
 
     def reset(self) -> None:
         """Forget posts, stored datapoints and pending injections; let a stalled request go."""
@@ -276,6 +283,7 @@ class MonitoringStandin(LoopbackServer):
             self._stored.clear()
             self._injections.clear()
             self._stalls = 0
+            self._refused = frozenset()
             self._release.set()
             self._release = threading.Event()
 
@@ -283,6 +291,11 @@ class MonitoringStandin(LoopbackServer):
         """Answer the next ``times`` signed requests with ``status`` and an OCI error body, storing nothing."""
         with self._lock:
             self._injections.append(_Injection(status, code, message, times))
+
+    def refuse_metrics(self, *names: str) -> None:
+        """List these metrics in ``failedMetrics`` (answering 200 and storing the rest) until :meth:`reset`."""
+        with self._lock:
+            self._refused = frozenset(names)
 
     def stall_next(self, times: int = 1) -> None:
         """Hold the next ``times`` requests without an answer until :meth:`reset` (or :meth:`stop`): a Monitoring
@@ -340,7 +353,9 @@ class MonitoringStandin(LoopbackServer):
             document = json.loads(body)
         except ValueError:
             raise ServiceError(400, "InvalidParameter", "the body is not JSON") from None
-        checked = validate(document)
+        with self._lock:
+            refused = self._refused
+        checked = validate(document, refused=refused)
         with self._lock:
             self._stored.extend(checked.stored)
         return checked

@@ -79,7 +79,8 @@ def invoke_ok(function: Function, objectstorage: ObjectStorageStandin, name: str
 
 
 def metrics_lines(function: Function) -> list[str]:
-    function.stop()  # complete the logs
+    """The function's log lines about Monitoring; stops it to complete the logs (never the shared function)."""
+    function.stop()
     return [line for line in function.logs().splitlines() if "Monitoring" in line]
 
 
@@ -177,6 +178,19 @@ def test_a_failing_monitoring_costs_no_record_and_changes_no_answer(
     [line] = metrics_lines(function)
     assert "metrics not posted to Monitoring" in line
     assert FAILURES[failure] in line
+
+
+def test_metrics_monitoring_refuses_are_one_line_and_the_rest_are_stored(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, monitoring: MonitoringStandin
+) -> None:
+    function = start_function()  # its own: reading the complete log stops it
+    monitoring.refuse_metrics("DeliveryLagSeconds", "BytesShipped")
+    summary = invoke_ok(function, objectstorage, NAME, gz(ndjson(make_records("partly", 4))))
+    assert summary["acknowledged"] == 4
+    assert totals(monitoring)["RecordsForwarded"] == 4
+    assert {"DeliveryLagSeconds", "BytesShipped"}.isdisjoint(totals(monitoring))
+    [line] = metrics_lines(function)
+    assert "Monitoring refused 2 of 9 metrics: injected" in line
 
 
 def test_records_not_delivered_are_posted_when_the_invocation_fails(
