@@ -129,31 +129,36 @@ def _post(values: dict[str, float], settings: Settings, budget: float) -> None:
     from .bucket import resource_principal_signer
 
     signer = resource_principal_signer()
-    compartment = settings.metrics_compartment_id or signer.get_claim("res_compartment")
-    dimensions = {"bucket": settings.input_bucket, "resourceId": function_id(signer)}
-    now = datetime.now(UTC)
-    models = oci.monitoring.models
-    metric_data = [
-        models.MetricDataDetails(
-            namespace=settings.metrics_namespace,
-            compartment_id=compartment,
-            name=name,
-            dimensions=dimensions,
-            metadata={"unit": UNITS[name]},
-            datapoints=[models.Datapoint(timestamp=now, value=float(value), count=1)],
-        )
-        for name, value in values.items()
-    ]
     client = _client(settings.monitoring_endpoint or default_endpoint(_region(signer)))
     share = min(1.0, budget / sum(TIMEOUT))
     client.base_client.timeout = (TIMEOUT[0] * share, TIMEOUT[1] * share)  # the SDK reads it per request
-    details = models.PostMetricDataDetails(metric_data=metric_data)
+    details = oci.monitoring.models.PostMetricDataDetails(metric_data=_metric_data(values, settings, signer))
     answer = client.post_metric_data(details, retry_strategy=oci.retry.NoneRetryStrategy()).data
     if answer.failed_metrics_count:
         first = answer.failed_metrics[0].message if answer.failed_metrics else "no message"
         log.warning("Monitoring refused %d of %d metrics: %s", answer.failed_metrics_count, len(values), first)
     else:
         log.debug("posted %d metrics to Monitoring namespace %s", len(values), settings.metrics_namespace)
+
+
+def _metric_data(values: dict[str, float], settings: Settings, signer: Any) -> list[Any]:
+    """One MetricDataDetails per metric, each with one datapoint stamped now."""
+    from oci.monitoring.models import Datapoint, MetricDataDetails
+
+    compartment = settings.metrics_compartment_id or signer.get_claim("res_compartment")
+    dimensions = {"bucket": settings.input_bucket, "resourceId": function_id(signer)}
+    now = datetime.now(UTC)
+    return [
+        MetricDataDetails(
+            namespace=settings.metrics_namespace,
+            compartment_id=compartment,
+            name=name,
+            dimensions=dimensions,
+            metadata={"unit": UNITS[name]},
+            datapoints=[Datapoint(timestamp=now, value=float(value), count=1)],
+        )
+        for name, value in values.items()
+    ]
 
 
 def function_id(signer: Any) -> str:
