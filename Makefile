@@ -12,7 +12,7 @@ help:
 	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
 	@echo "make test      run the test suite"
 	@echo "make lint      ruff + mypy --strict"
-	@echo "make bench     benchmark against the seed's PoC (writes bench/out/results.md)"
+	@echo "make bench     benchmark against the seed's PoC (writes bench/out/ and the results block of docs/performance.md)"
 	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack"
 	@echo "make deploy    fn -v deploy --app \$$APP"
 	@echo "make configure fn config function \$$APP \$$FN <key> <value> for every key set in the environment"

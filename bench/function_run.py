@@ -4,8 +4,9 @@
 
 Three processes, so the figure that matters is the function's own:
 
-1. a helper (``--serve``, started by this one) hosts the Object Storage and listener stand-ins, holds the object
-   and counts what arrives -- its CPU and memory are not the function's;
+1. a helper (``--serve``, started by this one) hosts the Object Storage, listener and Monitoring stand-ins, holds
+   the object and counts what arrives -- its CPU and memory are not the function's (the function posts its
+   metrics to the Monitoring stand-in once per invocation, as it does on OCI);
 2. the fdk server (``standins.fdkserver.FdkServer``: ``fdk func.py handler`` on a unix socket, as the image runs
    it), configured through its environment like OCI Functions does;
 3. this process, the "Fn agent": it uploads the object to the stand-in, sends a small warm-up invocation (fdk
@@ -61,6 +62,7 @@ def serve(directory: Path, sink: str) -> int:
     """Host the stand-ins until stdin closes. Protocol: one JSON line out with endpoints; then, per line in,
     ``put <name> <path>`` -> ``{"etag": ...}`` and ``stats`` -> listener counters."""
     from standins.listener import LogzioListenerStandin
+    from standins.monitoring import MonitoringStandin
     from standins.objectstorage import DEFAULT_BUCKET, DEFAULT_NAMESPACE, ObjectStorageStandin
     from standins.principal import make_principal
 
@@ -79,10 +81,12 @@ def serve(directory: Path, sink: str) -> int:
     listener_cls = CountingListener if sink == "count" else LogzioListenerStandin
     storage = ObjectStorageStandin(principal).start()
     listener = listener_cls(TOKEN, keep_records=False).start()
+    monitoring = MonitoringStandin(principal).start()  # the function posts its metrics once per invocation
     try:
         hello = {
             "objectstorage": storage.endpoint,
             "listener": listener.url,
+            "monitoring": monitoring.endpoint,
             "namespace": DEFAULT_NAMESPACE,
             "bucket": DEFAULT_BUCKET,
             "principal_env": principal.env(),
@@ -109,12 +113,15 @@ def serve(directory: Path, sink: str) -> int:
                             "body_bytes": sum(r.uncompressed_size or 0 for r in reqs),
                             "gzip": sum(1 for r in reqs if r.content_encoding == "gzip"),
                             "storage_requests": [f"{r.method} {r.status}" for r in storage.requests][-6:],
+                            "metrics_posts": [p.status for p in monitoring.posts],
                         }
                     ),
                     flush=True,
                 )
                 listener.reset()
+                monitoring.reset()
     finally:
+        monitoring.stop()
         listener.stop()
         storage.stop()
     return 0
@@ -233,6 +240,7 @@ def run(path: Path, *, sink: str, warmup: bool, deadline_s: float) -> dict[str, 
                 "logzio-url": hello["listener"],
                 "logzio-token": TOKEN,
                 "objectstorage-endpoint": hello["objectstorage"],
+                "monitoring-endpoint": hello["monitoring"],
             }
             with FdkServer(config, principal_env=hello["principal_env"]) as server:
                 pid = _server_pid(server)

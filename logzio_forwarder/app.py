@@ -23,6 +23,7 @@ from .deadline import Deadline
 from .errors import ForwarderError
 from .forward import Forwarder, ObjectReport, report_earlier
 from .lease import Holder, Leases
+from .metrics import post_invocation_metrics
 from .pipeline.ship import Shipper
 from .state import BucketState, Stored
 from .token import StaticToken, TokenSource
@@ -143,6 +144,7 @@ def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Dead
         outcome.reports.append(settled_report(name, stored, etag) or forward(name, stored, deadline))
     if settings.catch_up and not deadline.near(settings.deadline_margin_s):
         outcome.catch_up = _catch_up(CatchUp(bucket, state, leases, settings), forward, deadline, work)
+    post_invocation_metrics(outcome.every_report, settings, deadline)  # after delivery; never fails the invocation
     return outcome
 
 

@@ -221,9 +221,18 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _exit(report: ObjectReport) -> int:
     if report.failing or report.status == "stopped":
-        print(f"error: {report.object}: {report.not_delivered} records not delivered: {report.error}", file=sys.stderr)
+        print(f"error: {report.object}: {report.not_delivered} records not delivered: {_why(report)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _why(report: ObjectReport) -> str:
+    """The report's error; a 400 leaves none (the listener took the good lines), so say what the listener did."""
+    if report.error:
+        return report.error
+    if report.rejected:
+        return f"the listener refused {report.rejected} lines as malformed, oversized or empty (HTTP 400)"
+    return report.status
 
 
 class _Progress:

@@ -55,6 +55,12 @@ class ObjectReport:
     bytes_body: int = 0
     bytes_out: int = 0
     rejected: int = 0
+    acknowledged: int = 0
+    """Records the listener took in this invocation (batches an earlier invocation delivered are not counted)."""
+    bytes_acknowledged: int = 0
+    """Compressed bytes of the requests that delivered them."""
+    delivery_lag_s: float | None = None
+    """The largest gap between an acknowledged record's ``time`` and its acknowledgement; None if none was."""
     not_delivered: int = 0
     not_delivered_is_lower_bound: bool | None = None
     """True when reading the rest of the object to count it was cut short by the deadline."""
@@ -80,6 +86,16 @@ class ObjectReport:
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def count_acknowledged(self, outcome: ShipOutcome, batch: Batch) -> None:
+        """Add what the listener took of one batch in this invocation, and how late its oldest record arrived."""
+        if not outcome.accepted:
+            return
+        self.acknowledged += outcome.accepted
+        self.bytes_acknowledged += outcome.bytes_acknowledged
+        age = batch.age_s()
+        if age is not None and (self.delivery_lag_s is None or age > self.delivery_lag_s):
+            self.delivery_lag_s = round(age, 3)
 
 
 class Forwarder:
@@ -277,7 +293,7 @@ class Forwarder:
     ) -> Future[ShipOutcome]:
         if batch.seq in delivered_before:
             done: Future[ShipOutcome] = Future()
-            done.set_result(ShipOutcome(lines=batch.records, accepted=batch.records))
+            done.set_result(ShipOutcome(lines=batch.records))  # delivered before: nothing accepted now
             return done
         report.batches += 1
         report.bytes_body += len(batch.body)
@@ -314,6 +330,7 @@ class Forwarder:
         report.bytes_out += outcome.bytes_sent
         report.rejected += outcome.rejected
         report.not_delivered += outcome.rejected
+        report.count_acknowledged(outcome, batch)
         if report.status == "failed":  # an earlier batch failed: remember this one, but keep the prefix where it is
             progress.acked.append(batch.seq)
             saves.save(progress)

@@ -1,13 +1,15 @@
-"""``make demo``: the real function under the real fdk, against loopback Object Storage and Logz.io stand-ins.
+"""``make demo``: the real function under the real fdk, against loopback Object Storage, Logz.io and Monitoring
+stand-ins.
 
 It writes a small audit object in the Connector Hub's format (gzip; records mostly one per line, some joined
 ``}{`` on one line, one spanning several lines) to the stand-in bucket, invokes the function with the
-Object-Create event OCI Events would send, prints the function's JSON summary and the first shipped lines, and
-exits 0 only if every record reached the listener.
+Object-Create event OCI Events would send, prints the function's JSON summary, the first shipped lines and the
+metrics it posted to Monitoring, and exits 0 only if every record reached the listener and RecordsForwarded says so.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import sys
@@ -18,11 +20,14 @@ from typing import Any
 
 from .fdkserver import REPO_ROOT, FdkServer, FdkStartError
 from .listener import LogzioListenerStandin
+from .monitoring import MonitoringStandin
 from .objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from .principal import make_principal
 
-__all__ = ["OBJECT_NAME", "audit_records", "connector_object", "main", "object_created_event"]
+__all__ = ["OBJECT_NAME", "SAMPLE", "audit_records", "connector_object", "main", "object_created_event", "sample_text"]
 
+SAMPLE = REPO_ROOT / "docs" / "sample.log.gz"
+"""The demo's object, committed so the README's ``convert`` example has something to read."""
 OBJECT_NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.demo/20261101T095300Z_20261101T100000Z.0.log.gz"
 DEMO_TOKEN = "demo-token-not-a-real-one"
 _TENANCY = "ocid1.tenancy.oc1..aaaaaaaademotenancy"
@@ -114,6 +119,11 @@ def _record(index: int, action: tuple[str, str, str, str, str]) -> dict[str, Any
     }
 
 
+def records_date() -> str:
+    """The day the sample records happened."""
+    return str(_record(0, _ACTIONS[0])["time"])[:10]
+
+
 def audit_records() -> list[dict[str, Any]]:
     """The twelve sample records."""
     return [_record(i, action) for i, action in enumerate(_ACTIONS, start=1)]
@@ -125,6 +135,11 @@ def connector_object(records: list[dict[str, Any]]) -> bytes:
     compact = [json.dumps(r, separators=(",", ":")) for r in records]
     lines = [*compact[:5], "".join(compact[5:8]), json.dumps(records[8], indent=2), *compact[9:]]
     return gzip.compress(("\n".join(lines) + "\n").encode())
+
+
+def sample_text() -> bytes:
+    """The uncompressed text of :data:`SAMPLE`: the demo's twelve records in the connector's layout."""
+    return gzip.decompress(connector_object(audit_records()))
 
 
 def object_created_event(namespace: str, bucket: str, name: str, etag: str) -> dict[str, Any]:
@@ -177,19 +192,45 @@ def _report(status: int, summary: str, listener: LogzioListenerStandin, expected
     return True
 
 
+def _report_metrics(monitoring: MonitoringStandin, expected: int) -> bool:
+    """Print the posted datapoints; true when RecordsForwarded adds up to the records sent."""
+    points = monitoring.datapoints()
+    if not points:
+        print("\nFAIL: no metrics reached the Monitoring stand-in")
+        return False
+    first = points[0]
+    dimensions = ", ".join(f"{k}={v}" for k, v in first.dimensions.items())
+    print(f"\nmetrics posted to Monitoring ({len(monitoring.posts)} signed post(s)), namespace {first.namespace},")
+    print(f"compartment {first.compartment_id}, dimensions {dimensions}:")
+    for point in points:
+        value = f"{point.value:,.0f}" if point.value.is_integer() else f"{point.value:,.3f}"
+        print(f"  {point.name:<22} {value:>16} {point.metadata.get('unit', '')}")
+    print(f"(DeliveryLagSeconds counts from the records' own time; the sample's are from {records_date()})")
+    forwarded = monitoring.total("RecordsForwarded")
+    if forwarded != expected:
+        print(f"\nFAIL: RecordsForwarded is {forwarded:g}, not {expected}")
+        return False
+    return True
+
+
 def run(workdir: Path) -> bool:
     """The demo proper; returns success."""
     principal = make_principal(workdir / "principal")
     records = audit_records()
-    with ObjectStorageStandin(principal) as storage, LogzioListenerStandin(DEMO_TOKEN) as listener:
+    with (
+        ObjectStorageStandin(principal) as storage,
+        LogzioListenerStandin(DEMO_TOKEN) as listener,
+        MonitoringStandin(principal) as monitoring,
+    ):
         etag = storage.put(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, connector_object(records))
-        print(f"stand-ins: object storage {storage.url}, listener {listener.url}")
+        print(f"stand-ins: object storage {storage.url}, listener {listener.url}, monitoring {monitoring.url}")
         print(f"put oci://{DEFAULT_BUCKET}@{storage.namespace}/{OBJECT_NAME} ({len(records)} records)\n")
         config = {
             "input-bucket": DEFAULT_BUCKET,
             "logzio-url": listener.url,
             "logzio-token": DEMO_TOKEN,
             "objectstorage-endpoint": storage.url,
+            "monitoring-endpoint": monitoring.url,
         }
         event = object_created_event(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, etag)
         with FdkServer(config, principal_env=principal.env()) as function:
@@ -199,13 +240,20 @@ def run(workdir: Path) -> bool:
             except ValueError:
                 summary = answer.text
             ok = _report(answer.status, summary, listener, [str(r["id"]) for r in records])
+            ok = _report_metrics(monitoring, len(records)) and ok
             if not ok or answer.status != 200:
                 print("\nfunction log (last 40 lines):\n" + "\n".join(function.logs().splitlines()[-40:]))
             return ok and answer.status == 200
 
 
-def main() -> int:
-    """Entry point for ``python -m standins.demo``."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m standins.demo`` (``--write-sample`` rewrites docs/sample.log.gz instead)."""
+    parser = argparse.ArgumentParser(prog="python -m standins.demo", description=__doc__)
+    parser.add_argument("--write-sample", action="store_true", help=f"write the demo's object to {SAMPLE} and exit")
+    if parser.parse_args(argv).write_sample:
+        SAMPLE.write_bytes(gzip.compress(sample_text(), mtime=0))
+        print(f"wrote {SAMPLE}")
+        return 0
     if not (REPO_ROOT / "logzio_forwarder" / "edge.py").exists():
         print("the function package (logzio_forwarder/edge.py) is not there yet; nothing to demo")
         return 2

@@ -34,14 +34,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-__all__ = ["REPO_ROOT", "FdkServer", "FdkStartError", "Invocation", "fn_deadline"]
+__all__ = ["FUNCTION_OCID", "REPO_ROOT", "FdkServer", "FdkStartError", "Invocation", "fn_deadline"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _READY_MARKERS = (" - socket permissions: ", " - starting infinite loop")
 """Logged by ``fdk.start`` right after ``os.symlink`` + ``os.stat`` of the socket path succeeded (the leading
 `` - `` tells "socket permissions" from the earlier "phony socket permissions")."""
 _CHUNK = 64 * 1024
-_FUNCTION_OCID = "ocid1.fnfunc.oc1.eu-amsterdam-1.standin"
+FUNCTION_OCID = "ocid1.fnfunc.oc1.eu-amsterdam-1.standin"
 
 
 class FdkStartError(RuntimeError):
@@ -171,7 +171,7 @@ class FdkServer:
                 "FN_LISTENER": f"unix:{self.socket_path}",
                 "FDK_DEBUG": "1",
                 "FN_APP_ID": "ocid1.fnapp.oc1.eu-amsterdam-1.standin",
-                "FN_FN_ID": _FUNCTION_OCID,
+                "FN_FN_ID": FUNCTION_OCID,
                 "FN_APP_NAME": "logzio",
                 "FN_FN_NAME": "logzio-from-bucket",
                 "FN_MEMORY": "256",
@@ -319,7 +319,7 @@ class FdkServer:
             "Fn-Call-Id": call_id,
             "Fn-Deadline": fn_deadline(deadline),
             "Date": format_datetime(now, usegmt=True),
-            "Oci-Subject-Id": _FUNCTION_OCID,
+            "Oci-Subject-Id": FUNCTION_OCID,
             "Oci-Subject-Type": "resource",
             "Opc-Request-Id": f"/{_new_id()}/{call_id}",
         }

@@ -1,5 +1,5 @@
-"""Shared fixtures: a resource principal, the loopback Object Storage and Logz.io listener, the function's config,
-and the real fdk server running ``func.py``.
+"""Shared fixtures: a resource principal, the loopback Object Storage, Logz.io listener and Monitoring, the
+function's config, and the real fdk server running ``func.py``.
 
 The servers are started once per session and reset before every test that uses them: starting is cheap, but
 stopping waits for the serve loop's poll, and the suite should stay fast on two cores.
@@ -17,6 +17,7 @@ import pytest
 
 from standins.fdkserver import FdkServer
 from standins.listener import LogzioListenerStandin
+from standins.monitoring import MonitoringStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from standins.principal import Principal, make_principal
 
@@ -99,6 +100,20 @@ def listener(_listener_server: LogzioListenerStandin) -> LogzioListenerStandin:
     return _listener_server
 
 
+@pytest.fixture(scope="session")
+def _monitoring_server(principal: Principal) -> Iterator[MonitoringStandin]:
+    with MonitoringStandin(principal) as server:
+        yield server
+
+
+@pytest.fixture
+def monitoring(_monitoring_server: MonitoringStandin) -> MonitoringStandin:
+    """The Monitoring stand-in, reset (no posts, no injected failures). Every function the tests start posts its
+    metrics here: with ``metrics`` on and no ``monitoring-endpoint`` it would try the real service."""
+    _monitoring_server.reset()
+    return _monitoring_server
+
+
 @pytest.fixture
 def events() -> EventLoader:
     """:func:`load_event`, for tests that prefer a fixture to an import."""
@@ -106,7 +121,9 @@ def events() -> EventLoader:
 
 
 @pytest.fixture
-def function_env(objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin) -> FunctionEnv:
+def function_env(
+    objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin, monitoring: MonitoringStandin
+) -> FunctionEnv:
     """Build the function's config env pointed at the stand-ins.
 
     ``function_env()`` gives the defaults; ``function_env({"batch-max-bytes": "2048"})`` or
@@ -120,6 +137,7 @@ def function_env(objectstorage: ObjectStorageStandin, listener: LogzioListenerSt
             "logzio-url": listener.url,
             "logzio-token": TEST_TOKEN,
             "objectstorage-endpoint": objectstorage.url,
+            "monitoring-endpoint": monitoring.url,
         }
         env.update(overrides or {})
         env.update({k.replace("_", "-"): v for k, v in keywords.items()})

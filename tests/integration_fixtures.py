@@ -12,6 +12,7 @@ import pytest
 
 from standins.fdkserver import FdkServer
 from standins.listener import LogzioListenerStandin
+from standins.monitoring import MonitoringStandin
 from standins.objectstorage import ObjectStorageStandin
 from standins.principal import Principal
 from tests.conftest import TEST_TOKEN, FdkFactory
@@ -22,7 +23,10 @@ StartFunction = Callable[..., Function]
 
 @pytest.fixture(scope="module")
 def shared_server(
-    principal: Principal, _objectstorage_server: ObjectStorageStandin, _listener_server: LogzioListenerStandin
+    principal: Principal,
+    _objectstorage_server: ObjectStorageStandin,
+    _listener_server: LogzioListenerStandin,
+    _monitoring_server: MonitoringStandin,
 ) -> Iterator[FdkServer]:
     """One warm function for the tests that need no special config (a container serves many invocations):
     ``batch-max-bytes`` = SMALL_CAP, the default 10 s deadline margin."""
@@ -31,6 +35,7 @@ def shared_server(
         "logzio-url": _listener_server.url,
         "logzio-token": TEST_TOKEN,
         "objectstorage-endpoint": _objectstorage_server.url,
+        "monitoring-endpoint": _monitoring_server.url,
         "batch-max-bytes": str(SMALL_CAP),
     }
     server = FdkServer(env, principal_env=principal.env()).start()
@@ -40,11 +45,16 @@ def shared_server(
 
 
 @pytest.fixture
-def seen(logzio_token: str, listener: LogzioListenerStandin, objectstorage: ObjectStorageStandin) -> Iterator[Seen]:
+def seen(
+    logzio_token: str,
+    listener: LogzioListenerStandin,
+    objectstorage: ObjectStorageStandin,
+    monitoring: MonitoringStandin,
+) -> Iterator[Seen]:
     """Records what each test exposed; afterwards the token must be nowhere and every request well formed."""
     record = Seen()
     yield record
-    check_after_test(record, logzio_token, listener, objectstorage)
+    check_after_test(record, logzio_token, listener, objectstorage, monitoring)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from logzio_forwarder import USER_AGENT
 from standins.demo import audit_records, object_created_event
 from standins.fdkserver import REPO_ROOT, FdkServer, Invocation
 from standins.listener import LogzioListenerStandin
+from standins.monitoring import INJECTED, MonitoringStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 
 BUCKET = DEFAULT_BUCKET
@@ -170,9 +171,14 @@ def get_objects(objectstorage: ObjectStorageStandin) -> list[str]:
 
 
 def check_after_test(
-    seen: Seen, token: str, listener: LogzioListenerStandin, objectstorage: ObjectStorageStandin
+    seen: Seen,
+    token: str,
+    listener: LogzioListenerStandin,
+    objectstorage: ObjectStorageStandin,
+    monitoring: MonitoringStandin,
 ) -> None:
-    """The token is nowhere but in the listener's query string; every listener request is well formed."""
+    """The token is nowhere but in the listener's query string; every listener request is well formed; every
+    metrics post was signed and passed Monitoring's validation (but for refusals the test injected)."""
     for server in seen.servers:
         assert token not in server.logs(), "the shipping token appears in the function's log output"
     for answer in seen.answers:
@@ -185,6 +191,12 @@ def check_after_test(
         assert token.encode() not in objectstorage.get(ns, BUCKET, name), f"the token was written to {name}"
     for seen_request in objectstorage.requests:
         assert token not in seen_request.path + json.dumps(dict(seen_request.headers)), "token sent to Object Storage"
+    for post in monitoring.posts:
+        assert token.encode() not in post.body, "the token was posted to Monitoring"
+        assert token not in post.path + json.dumps(dict(post.headers)), "token sent to Monitoring"
+        assert post.auth_error is None, f"an unsigned or badly signed metrics post: {post.auth_error}"
+        refused = [message for message in post.failed if not message.startswith(INJECTED)]
+        assert not refused, f"Monitoring refused metrics: {refused}"
     cap = max(seen.caps, default=DEFAULT_CAP)
     for request in listener.requests:
         assert request.content_encoding == "gzip", "every body is sent gzip'd"

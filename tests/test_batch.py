@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -63,6 +65,28 @@ def test_lines_that_fit_exactly_share_a_body() -> None:
 def test_first_seq_continues_numbering_after_a_resume() -> None:
     result = list(batches(lines([600, 600, 600]), 1024, first_seq=7))
     assert [b.seq for b in result] == [7, 8, 9]
+
+
+def test_each_batch_keeps_its_oldest_record_time() -> None:
+    times = ["2026-11-01T10:00:02.000Z", "2026-11-01T10:00:01.500Z", None, "2026-11-01T10:00:03.000Z", None]
+    shaped = [Shaped(b"x" * 40, 1000 * (i + 1), time=when) for i, when in enumerate(times)]
+    assert [b.oldest for b in batches(shaped, 100)] == ["2026-11-01T10:00:01.500Z", "2026-11-01T10:00:03.000Z", None]
+
+
+def test_a_batch_age_counts_from_its_oldest_record_and_is_never_negative() -> None:
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    before = time.time()
+    age = Batch(0, b"x\n", 1, 2, hour_ago.isoformat().replace("+00:00", "Z")).age_s()
+    after = time.time()
+    assert age is not None
+    assert before - hour_ago.timestamp() <= age <= after - hour_ago.timestamp()
+    naive = Batch(0, b"x\n", 1, 2, hour_ago.replace(tzinfo=None).isoformat()).age_s()  # no offset: taken as UTC
+    assert naive is not None
+    assert naive >= 3599
+    ahead = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    assert Batch(0, b"x\n", 1, 2, ahead).age_s() == 0.0
+    assert Batch(0, b"x\n", 1, 2, "yesterday").age_s() is None
+    assert Batch(0, b"x\n", 1, 2).age_s() is None
 
 
 def test_no_lines_no_batches() -> None:

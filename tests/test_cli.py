@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from standins.listener import LogzioListenerStandin
+from standins.listener import Answer, LogzioListenerStandin
 from tests.conftest import TEST_TOKEN
 from tests.integration_support import run_cli
 
@@ -142,6 +142,22 @@ def test_ship_fails_with_one_line_when_the_listener_rejects_the_token(
     assert "rejected the shipping token" in result.stderr.decode()
     assert wrong not in (result.stdout + result.stderr).decode()
     assert listener.records == []
+
+
+def test_ship_says_why_records_the_listener_refused_were_not_delivered(
+    tmp_path: Path, listener: LogzioListenerStandin
+) -> None:
+    src = tmp_path / "o.log"
+    src.write_bytes(connector_text(RECORDS))
+    counts = {"malformedLines": 2, "successfulLines": 4, "oversizedLines": 0, "emptyLogLines": 0}
+    listener.script(Answer(400, body=json.dumps(counts).encode()))
+    result = run("ship", str(src), "--url", listener.url, token=TEST_TOKEN)
+    assert result.returncode == 1
+    *_, line = result.stderr.decode().splitlines()  # after the shipper's own warning
+    assert line == (
+        f"error: {src}: 2 records not delivered: "
+        "the listener refused 2 lines as malformed, oversized or empty (HTTP 400)"
+    )
 
 
 @pytest.mark.parametrize("command", ["convert", "ship", "replay"])

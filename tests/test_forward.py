@@ -6,9 +6,10 @@ import dataclasses
 import gzip
 import random
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -217,6 +218,8 @@ def test_every_record_is_forwarded_and_progress_saved_after_each_batch(
     assert report.error is None
     assert (report.records, report.batches, report.requests, report.undecodable) == (12, 4, 4, 0)
     assert report.delivered_through_record == 12
+    assert (report.acknowledged, report.bytes_acknowledged) == (12, report.bytes_out)
+    assert report.delivery_lag_s is None, "these records have no time"
     assert listener.numbers() == list(range(12))
     assert [len(batch) for batch in listener.accepted] == [3, 3, 3, 3]
     # the lease is taken before anything is sent, and released by the last write
@@ -313,6 +316,7 @@ def test_batches_acknowledged_past_a_gap_are_skipped_on_resume(
     report = forward(source, state)
     assert report.status == "forwarded"
     assert listener.numbers() == [3, 4, 5, 9, 10, 11]  # batch 3 (records 6-8) was delivered before
+    assert report.acknowledged == 6, "what an earlier run delivered is not counted again"
     assert same(state.saved[NAME], after_batches(4, done=True))
 
 
@@ -412,8 +416,30 @@ def test_lines_the_listener_refuses_are_reported_not_delivered(source: MemorySou
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, URL, status=400, json={"malformedLines": 1, "successfulLines": 2})
         report = forward(source, state)
-    assert (report.rejected, report.not_delivered) == (4, 4)
+    assert (report.rejected, report.not_delivered, report.acknowledged) == (4, 4, 8)
+    assert report.bytes_acknowledged == report.bytes_out > 0  # the listener took the good lines of every body
     assert state.saved[NAME].done  # resending would duplicate the accepted lines
+
+
+def test_the_delivery_lag_is_the_oldest_acknowledged_record_age(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    now = datetime.now(UTC)
+    ages = [3600, 7200, 60, 10, None, 5]  # seconds before now; batches of three
+    lines = [
+        orjson.dumps({"n": n, "pad": "x" * 200} | ({"time": (now - timedelta(seconds=age)).isoformat()} if age else {}))
+        for n, age in enumerate(ages)
+    ]
+    source.put(NAME, "etag-1", [b"\n".join(lines) + b"\n"])
+    listener.answer = lambda batch: 503 if batch[0]["n"] == 3 else 200
+    before = time.time()
+    report = forward(source, state)
+    after = time.time()
+    assert report.status == "failed"
+    assert report.acknowledged == 3
+    assert report.delivery_lag_s is not None
+    oldest = (now - timedelta(seconds=7200)).timestamp()  # of the batch the listener took; not the failed one's
+    assert before - oldest - 0.001 <= report.delivery_lag_s <= after - oldest
 
 
 def test_broken_download_resumes_at_the_last_complete_record(

@@ -22,6 +22,7 @@ import urllib3
 
 from standins.fdkserver import FdkServer, FdkStartError, fn_deadline
 from standins.listener import MAX_BODY_BYTES, MAX_LINE_BYTES, Answer, LogzioListenerStandin
+from standins.monitoring import MonitoringStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from standins.principal import Principal, make_principal
 
@@ -228,6 +229,109 @@ def test_truncated_download_breaks_the_stream(client: Any, objectstorage: Object
     with pytest.raises(urllib3.exceptions.ProtocolError):
         response.data.raw.read()
     assert client.get_object(objectstorage.namespace, BUCKET, NAME).data.content == data
+
+
+# ----- Monitoring through the real SDK ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def metrics_client(principal: Principal, monitoring: MonitoringStandin) -> Any:
+    return oci.monitoring.MonitoringClient(
+        config={},
+        signer=principal.signer(),
+        service_endpoint=monitoring.endpoint,
+        retry_strategy=oci.retry.NoneRetryStrategy(),
+        circuit_breaker_strategy=oci.circuit_breaker.NoCircuitBreakerStrategy(),
+    )
+
+
+def _metric(name: str = "RecordsForwarded", *, value: float = 3.0, **fields: Any) -> Any:
+    details: dict[str, Any] = {
+        "namespace": "logzio_forwarder",
+        "compartment_id": "ocid1.compartment.oc1..standincompartment",
+        "name": name,
+        "dimensions": {"bucket": BUCKET, "resourceId": "ocid1.fnfunc.oc1..x"},
+        "datapoints": [oci.monitoring.models.Datapoint(timestamp=datetime.now(UTC), value=value)],
+    }
+    details.update(fields)
+    return oci.monitoring.models.MetricDataDetails(**details)
+
+
+def _post_metrics(client: Any, *metrics: Any, atomicity: str | None = None) -> Any:
+    details = oci.monitoring.models.PostMetricDataDetails(metric_data=list(metrics), batch_atomicity=atomicity)
+    return client.post_metric_data(details).data
+
+
+def test_monitoring_stores_a_signed_post_and_answers_no_failures(
+    metrics_client: Any, monitoring: MonitoringStandin, principal: Principal
+) -> None:
+    answer = _post_metrics(
+        metrics_client, _metric(value=3), _metric("BytesShipped", value=512, metadata={"unit": "bytes"})
+    )
+    assert (answer.failed_metrics_count, answer.failed_metrics) == (0, [])
+    assert (monitoring.total("RecordsForwarded"), monitoring.total("BytesShipped")) == (3, 512)
+    [post] = monitoring.posts
+    assert (post.method, post.path, post.status, post.auth_error) == ("POST", "/20180401/metrics", 200, None)
+    assert monitoring.datapoints("BytesShipped")[0].metadata == {"unit": "bytes"}
+
+
+def test_monitoring_lists_invalid_metrics_and_stores_the_rest(
+    metrics_client: Any, monitoring: MonitoringStandin
+) -> None:
+    old = [oci.monitoring.models.Datapoint(timestamp=datetime.now(UTC) - timedelta(hours=3), value=1.0)]
+    ahead = [oci.monitoring.models.Datapoint(timestamp=datetime.now(UTC) + timedelta(minutes=15), value=1.0)]
+    invalid = [
+        _metric(namespace="oci_forwarder"),
+        _metric(namespace="9lives"),
+        _metric("has space"),
+        _metric(dimensions={}),
+        _metric(dimensions={f"d{i}": "v" for i in range(21)}),
+        _metric(dimensions={"bucket": ""}),
+        _metric(datapoints=old),
+        _metric(datapoints=ahead),
+        _metric(compartment_id="not-an-ocid"),
+    ]
+    answer = _post_metrics(metrics_client, _metric("Good"), *invalid)
+    assert answer.failed_metrics_count == len(invalid) == len(answer.failed_metrics)
+    messages = " | ".join(f.message for f in answer.failed_metrics)
+    for says in ("reserved prefix", "must start with a letter", "1 to 20 dimensions", "1-512", "last 2 hours"):
+        assert says in messages
+    assert [p.name for p in monitoring.datapoints()] == ["Good"]
+
+
+def test_monitoring_refuses_a_call_when_nothing_passes_or_it_is_atomic(
+    metrics_client: Any, monitoring: MonitoringStandin
+) -> None:
+    for metrics, atomicity in (([_metric(namespace="oracle_x")], None), ([_metric(), _metric("bad name")], "ATOMIC")):
+        with pytest.raises(oci.exceptions.ServiceError) as refused:
+            _post_metrics(metrics_client, *metrics, atomicity=atomicity)
+        assert (refused.value.status, refused.value.code) == (400, "InvalidParameter")
+    assert monitoring.datapoints() == []
+
+
+def test_monitoring_allows_50_metric_streams_per_call_and_not_51(
+    metrics_client: Any, monitoring: MonitoringStandin
+) -> None:
+    streams = [_metric(f"Metric{i}") for i in range(51)]
+    assert _post_metrics(metrics_client, *streams[:50]).failed_metrics_count == 0
+    with pytest.raises(oci.exceptions.ServiceError) as refused:
+        _post_metrics(metrics_client, *streams)
+    assert refused.value.status == 400
+    assert "51 metric streams" in refused.value.message
+
+
+def test_monitoring_refuses_unsigned_posts_and_injects_failures(
+    metrics_client: Any, monitoring: MonitoringStandin
+) -> None:
+    answer = requests.post(f"{monitoring.url}/20180401/metrics", json={"metricData": []}, timeout=10)
+    assert (answer.status_code, answer.json()["code"]) == (401, "NotAuthenticated")
+    monitoring.fail_next(503)
+    with pytest.raises(oci.exceptions.ServiceError) as failure:
+        _post_metrics(metrics_client, _metric())
+    assert (failure.value.status, failure.value.code) == (503, "ServiceUnavailable")
+    assert _post_metrics(metrics_client, _metric()).failed_metrics_count == 0
+    assert [p.status for p in monitoring.posts] == [401, 503, 200]
+    assert monitoring.posts[0].auth_error == "no Authorization header"
 
 
 # ----- Logz.io listener with plain requests ---------------------------------------------------------------------

@@ -6,8 +6,10 @@ shipper still splits a batch in half if a listener answers 413 anyway.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .shape import Shaped
 
@@ -23,27 +25,54 @@ class Batch:
     records: int
     end: int
     """Offset in the decompressed object just after this batch's last record."""
+    oldest: str | None = None
+    """The smallest record ``time`` in the batch, as written (None when no record has one)."""
+
+    def age_s(self) -> float | None:
+        """Seconds from the oldest record's ``time`` to now (never negative); None without a readable time.
+
+        Parsed once per batch, when the listener has acknowledged it: the largest gap between a record's event and
+        its delivery, which is what the ``DeliveryLagSeconds`` metric reports.
+        """
+        if self.oldest is None:
+            return None
+        try:
+            when = datetime.fromisoformat(self.oldest)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, time.time() - when.timestamp())
 
 
 def batches(lines: Iterable[Shaped], max_bytes: int, first_seq: int = 0) -> Generator[Batch, None, None]:
-    """Group lines into bodies of at most ``max_bytes`` (each line is at most ``max_bytes - 1`` long by shaping)."""
+    """Group lines into bodies of at most ``max_bytes`` (each line is at most ``max_bytes - 1`` long by shaping).
+
+    Each batch also keeps its oldest record ``time``: audit times are UTC ISO 8601 of one format, so the oldest is
+    the smallest string, found with a string comparison per record instead of parsing each time.
+    """
     parts: list[bytes] = []
     size = 0
     end = 0
     seq = first_seq
+    oldest: str | None = None
     for shaped in lines:
         needed = len(shaped.line) + 1
         if parts and size + needed > max_bytes:
-            yield Batch(seq, b"".join(parts), len(parts) // 2, end)
+            yield Batch(seq, b"".join(parts), len(parts) // 2, end, oldest)
             seq += 1
             parts = []
             size = 0
+            oldest = None
         parts.append(shaped.line)
         parts.append(b"\n")
         size += needed
         end = shaped.end
+        when = shaped.time
+        if when is not None and (oldest is None or when < oldest):
+            oldest = when
     if parts:
-        yield Batch(seq, b"".join(parts), len(parts) // 2, end)
+        yield Batch(seq, b"".join(parts), len(parts) // 2, end, oldest)
 
 
 def split_body(body: bytes) -> tuple[bytes, bytes]:

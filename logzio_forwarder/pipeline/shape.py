@@ -34,6 +34,9 @@ class Shaped:
     end: int
     undecodable: bool = False
     shortened: bool = False
+    time: str | None = None
+    """The record's own ``time`` (None for fragments and records without one): the batch keeps the oldest, so
+    the delivery lag can be measured when the listener acknowledges it."""
 
 
 @dataclass(slots=True)
@@ -67,8 +70,9 @@ def shape(item: Item, max_line: int) -> Shaped:
     if isinstance(item, Record):
         line = _record_line(item)
         if len(line) <= max_line:
-            return Shaped(line, item.end)
-        return Shaped(shorten(_with_timestamp(item.value), len(line), max_line), item.end, shortened=True)
+            return Shaped(line, item.end, time=item.time)
+        shortened = shorten(_with_timestamp(item.value), len(line), max_line)
+        return Shaped(shortened, item.end, shortened=True, time=item.time)
     value = _fragment_record(item)
     line = _dumps(value)
     if len(line) <= max_line:

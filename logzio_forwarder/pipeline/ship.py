@@ -47,6 +47,9 @@ class ShipOutcome:
     requests: int = 0
     retries: int = 0
     bytes_sent: int = 0
+    """Compressed bytes of every attempt, retries included."""
+    bytes_acknowledged: int = 0
+    """Compressed bytes of the requests the listener answered 2xx or 400 (it took their good lines)."""
     listener_counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: ShipOutcome) -> None:
@@ -56,6 +59,7 @@ class ShipOutcome:
         self.requests += other.requests
         self.retries += other.retries
         self.bytes_sent += other.bytes_sent
+        self.bytes_acknowledged += other.bytes_acknowledged
         for key, value in other.listener_counts.items():
             self.listener_counts[key] = self.listener_counts.get(key, 0) + value
 
@@ -120,8 +124,10 @@ class Shipper:
                 status = response.status_code
                 if 200 <= status < 300:
                     outcome.accepted = outcome.lines
+                    outcome.bytes_acknowledged += len(payload)
                     return outcome
                 if status == 400:
+                    outcome.bytes_acknowledged += len(payload)
                     return self._partial(response, outcome)
                 if status in (401, 403):
                     if not refreshed and self._refresh_token(token.reveal()):

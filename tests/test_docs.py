@@ -1,0 +1,180 @@
+"""The docs tell the truth: each table and command a reader relies on is held to the code it describes, so the
+next change that forgets the docs fails here instead of misleading a user."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import logging
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import MARK_END, MARK_START
+from bench.__main__ import README as BENCH_RESULTS_PAGE
+from logzio_forwarder.app import Outcome
+from logzio_forwarder.config import KEYS, load_settings
+from logzio_forwarder.forward import ObjectReport
+from logzio_forwarder.metrics import METRIC_NAMES, ONLY_WHEN_NONZERO, STATUS_COUNTED_AS, UNITS
+from logzio_forwarder.secrecy import _QUIET
+from standins.demo import SAMPLE, sample_text
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+REQUESTS = (ROOT / "docs" / "requests.md").read_text()
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+MINIMAL = {"input-bucket": "b", "logzio-region": "eu", "logzio-token": "docs-test-token"}
+ALARMS = ("records_not_delivered", "function_errors", "forwarding_silent", "delivery_lag")
+"""The alarms deploy/terraform creates (their names are the Terraform resources')."""
+
+
+def table(text: str, first_header: str) -> list[list[str]]:
+    """The body rows of the markdown table whose header row starts with ``first_header``, cells stripped."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_header:
+            rows = []
+            for row in lines[index + 2 :]:
+                if not row.startswith("|"):
+                    break
+                rows.append([c.strip() for c in row.strip().strip("|").split("|")])
+            return rows
+    raise AssertionError(f"no table with a {first_header!r} column")
+
+
+def names(rows: list[list[str]]) -> list[str]:
+    """The first column, without its backticks."""
+    return [row[0].strip("`") for row in rows]
+
+
+# ----- README: configuration, commands, layout --------------------------------------------------------------------
+
+
+def test_the_configuration_table_lists_every_key_the_forwarder_reads_in_order() -> None:
+    assert names(table(README, "key")) == list(KEYS)
+
+
+def test_every_documented_default_is_the_parsers_default() -> None:
+    """Setting a key to the default the table documents changes nothing."""
+    literal = [(row[0].strip("`"), row[1]) for row in table(README, "key") if re.fullmatch(r"`[^`]+`", row[1])]
+    assert len(literal) >= 8
+    baseline = load_settings(MINIMAL)
+    for key, default in literal:
+        assert load_settings({**MINIMAL, key: default.strip("`")}) == baseline, f"{key}: documented {default}"
+
+
+def test_the_command_line_section_runs_in_the_virtualenv_and_its_convert_example_works() -> None:
+    section = README[README.index("## Command line") : README.index("## Operating it")]
+    assert "make venv" in section
+    assert not re.search(r"(?<!\.venv/bin/)python -m logzio_forwarder", section), "every command names .venv"
+    [command] = [line for line in section.splitlines() if " convert " in line and line.startswith(".venv/")]
+    argv = shlex.split(command.split("#")[0])
+    assert argv[0] == ".venv/bin/python"
+    result = subprocess.run([sys.executable, *argv[1:]], cwd=ROOT, capture_output=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 12
+    assert all(line["@timestamp"] == line["time"] for line in lines)
+
+
+def test_the_sample_object_is_the_demos() -> None:
+    assert SAMPLE.parent == ROOT / "docs"
+    assert gzip.decompress(SAMPLE.read_bytes()) == sample_text(), "regenerate: python -m standins.demo --write-sample"
+
+
+def test_the_layout_names_every_module_of_the_package() -> None:
+    layout = README[README.index("## How it works") : README.index("## Configuration")]
+    package = ROOT / "logzio_forwarder"
+    modules = {p.name for p in package.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    missing = {m for m in modules if not re.search(rf"^\s+(?:\d\s+)?{re.escape(m)}\s", layout, re.MULTILINE)}
+    assert not missing, f"modules missing from the README layout: {sorted(missing)}"
+
+
+def test_every_make_target_the_docs_name_exists() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):(?!=)", makefile, re.MULTILINE))
+    pages = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named: set[str] = set()
+    for page in pages:
+        for target in re.findall(r"(?:`|^)make ([a-z][\w-]*)", page.read_text(), re.MULTILINE):
+            assert target in targets, f"{page.name} names `make {target}`, which the Makefile does not have"
+            named.add(target)
+    assert {"demo", "test", "lint", "bench", "venv", "configure", "replay"} <= named
+
+
+def test_the_operating_section_names_every_metric() -> None:
+    section = README[README.index("## Operating it") : README.index("## Documentation")]
+    assert set(re.findall(r"`([A-Z]\w+)`", section)) == set(METRIC_NAMES)
+    assert "docs/operations.md" in section
+
+
+# ----- the answer -------------------------------------------------------------------------------------------------
+
+
+def test_the_documented_statuses_are_the_codes() -> None:
+    assert set(names(table(REQUESTS, "status"))) == set(STATUS_COUNTED_AS) | {"ignored"}
+
+
+def test_every_field_of_a_summary_is_documented_and_the_optional_ones_say_so() -> None:
+    rows = table(REQUESTS, "field")
+    fields = dataclasses.fields(ObjectReport)
+    assert names(rows) == [f.name for f in fields]
+    documented_optional = {row[0].strip("`") for row in rows if row[1].startswith("optional")}
+    assert documented_optional == {f.name for f in fields if f.default is None}
+
+
+def test_the_documented_totals_are_the_codes() -> None:
+    totals = Outcome(reports=[ObjectReport("x")], replay=True).to_json()["totals"]
+    sentence = REQUESTS[REQUESTS.index("`totals` sums") :].split(" over the objects")[0]
+    assert set(re.findall(r"`(\w+)`", sentence)) - {"totals"} == set(totals)
+
+
+def test_where_the_namespace_comes_from_and_the_replay_prefix_default_are_documented() -> None:
+    assert "defaults to `input-prefix`" in REQUESTS
+    namespace = " ".join(REQUESTS[REQUESTS.index("**The Object Storage namespace**") :].split("\n\n")[0].split())
+    for place in ("additionalDetails.namespace", '"objects"', '"replay"', "`namespace` config key", "GetNamespace"):
+        assert place in namespace
+
+
+# ----- operations -------------------------------------------------------------------------------------------------
+
+
+def test_the_metrics_table_is_the_codes() -> None:
+    rows = table(OPERATIONS, "metric")
+    assert names(rows) == list(METRIC_NAMES)
+    assert {row[0].strip("`"): row[1] for row in rows} == UNITS
+    only_sometimes = {row[0].strip("`") for row in rows if row[3].startswith("only when")}
+    assert only_sometimes == ONLY_WHEN_NONZERO | {"DeliveryLagSeconds"}
+
+
+def test_every_alarm_has_a_row_and_a_runbook() -> None:
+    assert names(table(OPERATIONS, "alarm (Terraform)")) == list(ALARMS)
+    for alarm in ALARMS:
+        assert f"### `{alarm}`" in OPERATIONS
+
+
+# ----- guarantees and the benchmark -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("logger", "level"), sorted(_QUIET.items()))
+def test_the_documented_logger_levels_are_the_codes(logger: str, level: int) -> None:
+    text = " ".join((ROOT / "docs" / "guarantees.md").read_text().split())
+    pattern = rf"`{re.escape(logger)}`(?: and `[\w.]+`)* (?:are set )?to {logging.getLevelName(level)}\b"
+    assert re.search(pattern, text), f"docs/guarantees.md does not say {logger} is set to {logging.getLevelName(level)}"
+
+
+def test_bench_writes_the_results_block_the_docs_point_at() -> None:
+    page = BENCH_RESULTS_PAGE.read_text()
+    assert BENCH_RESULTS_PAGE == ROOT / "docs" / "performance.md"
+    assert page.count(MARK_START) == page.count(MARK_END) == 1
+    bench_readme = (ROOT / "bench" / "README.md").read_text()
+    assert "docs/performance.md" in bench_readme
+    assert "docs/performance.md" in README[README.index("make bench") :].split("\n\n")[0]
+    makefile_help = next(line for line in (ROOT / "Makefile").read_text().splitlines() if '"make bench' in line)
+    assert "docs/performance.md" in makefile_help
