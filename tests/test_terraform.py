@@ -1463,10 +1463,10 @@ def test_outputs(stack: Stack) -> None:
 
 
 def _tfvars(path: Path) -> dict[str, Any]:
+    """A tfvars file's values (literals: evaluated without any variable)."""
     attrs, blocks = _body(_trees(hcl2.parses_to_tree(path.read_text()))[0], path.name)
     assert not blocks
-    stack = load_stack()
-    ev = Evaluator(stack, REQUIRED_INPUTS)
+    ev = Evaluator(Stack([]), {})
     return {name: ev.value(expr) for name, expr in attrs.items()}
 
 
@@ -1478,6 +1478,17 @@ def test_example_tfvars_is_complete_and_valid(stack: Stack) -> None:
     assert ev.validation_errors() == []
     assert ev.precondition_errors() == []
     load_settings(function_config(ev))
+
+
+def test_registry_example_tfvars_is_complete_and_valid() -> None:
+    registry = load_stack(REGISTRY_DIR)
+    values = _tfvars(REGISTRY_DIR / "example.tfvars")
+    assert set(values) <= set(registry.variables)
+    required = {name for name, block in registry.variables.items() if "default" not in block.attrs}
+    assert required == {"tenancy_ocid", "region", "compartment_ocid"} <= set(values)
+    assert Evaluator(registry, values).validation_errors() == []
+    forwarder = _tfvars(TF_DIR / "example.tfvars")
+    assert {k: forwarder[k] for k in required} == {k: values[k] for k in required}, "the same place as the forwarder"
 
 
 def test_resource_manager_schema_covers_the_variables(stack: Stack) -> None:
