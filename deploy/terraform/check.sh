@@ -28,9 +28,12 @@ if [ -z "${TF_PROVIDER_MIRROR:-}" ]; then
     exit 0
 fi
 
-mirror=$(cd "$TF_PROVIDER_MIRROR" && pwd)
-if ! compgen -G "$mirror/registry.terraform.io/oracle/oci/*/*_*/terraform-provider-oci*" >/dev/null; then
-    echo "TF_PROVIDER_MIRROR=$mirror holds no registry.terraform.io/oracle/oci/<version>/<os>_<arch>/terraform-provider-oci_v<version>"
+provider="registry.terraform.io/oracle/oci"
+mirror=$(cd "$TF_PROVIDER_MIRROR" 2>/dev/null && pwd) || { echo "TF_PROVIDER_MIRROR=$TF_PROVIDER_MIRROR is not a directory"; exit 1; }
+# Unpacked (<version>/<os>_<arch>/terraform-provider-oci_v<version>) or packed (terraform providers mirror: zips).
+if ! compgen -G "$mirror/$provider/*/*_*/terraform-provider-oci*" >/dev/null &&
+    ! compgen -G "$mirror/$provider/terraform-provider-oci_*.zip" >/dev/null; then
+    echo "TF_PROVIDER_MIRROR=$mirror holds no $provider/<version>/<os>_<arch>/terraform-provider-oci_v<version> (nor its zip)"
     exit 1
 fi
 
@@ -40,10 +43,10 @@ cat >"$work/terraform.rc" <<EOF
 provider_installation {
   filesystem_mirror {
     path    = "$mirror"
-    include = ["registry.terraform.io/oracle/oci"]
+    include = ["$provider"]
   }
   direct {
-    exclude = ["registry.terraform.io/oracle/oci"]
+    exclude = ["$provider"]
   }
 }
 EOF
