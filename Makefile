@@ -6,12 +6,13 @@ PY     := $(VENV)/bin/python
 APP    ?= logzio
 FN     ?= logzio-from-bucket
 
-.PHONY: help venv test lint demo bench stack deploy configure replay clean
+.PHONY: help venv test lint check-iac demo bench stack deploy configure replay clean
 
 help:
 	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
 	@echo "make test      run the test suite"
 	@echo "make lint      ruff + mypy --strict"
+	@echo "make check-iac checkov + terraform fmt on deploy/terraform; also init, validate, test with TF_PROVIDER_MIRROR=<mirror>"
 	@echo "make bench     benchmark against the seed's PoC (writes bench/out/ and the results block of docs/performance.md)"
 	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack"
 	@echo "make deploy    fn -v deploy --app \$$APP"
@@ -36,6 +37,19 @@ lint: venv
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# checkov lives in a virtualenv of its own: its dependencies would fight the project's pins.
+IAC_VENV        ?= .venv-iac
+CHECKOV_VERSION := 3.3.30
+
+check-iac: $(IAC_VENV)/.checkov-$(CHECKOV_VERSION)
+	bash deploy/terraform/check.sh $(IAC_VENV)/bin/checkov
+
+$(IAC_VENV)/.checkov-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(IAC_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
 demo: venv
 	$(PY) -m standins.demo
 
@@ -59,4 +73,4 @@ replay:
 	$(PYTHON) deploy/fnctl.py replay --app $(APP) --fn $(FN) $(if $(OBJECTS),--objects $(OBJECTS),--prefix '$(PREFIX)')
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip
+	rm -rf $(VENV) $(IAC_VENV) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip

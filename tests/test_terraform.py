@@ -32,9 +32,11 @@ from lark import Token, Tree
 from logzio_forwarder.commands import CREATE_OBJECT, ForwardObjects, Ignore, Replay, parse_command
 from logzio_forwarder.config import KEYS, Settings, load_settings
 from logzio_forwarder.errors import ConfigError
+from logzio_forwarder.metrics import DIMENSIONS, METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 TF_DIR = ROOT / "deploy" / "terraform"
+REGISTRY_DIR = TF_DIR / "registry"
 EVENTS = ROOT / "tests" / "fixtures" / "events"
 
 TENANCY = "ocid1.tenancy.oc1..aaaaaaaastandintenancy"
@@ -44,6 +46,8 @@ SECRET_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinsecrets"
 SUBNET = "ocid1.subnet.oc1.eu-amsterdam-1.aaaaaaaastandinsubnet"
 NAMESPACE = "standinns"
 FUNCTION_ID = "ocid1.fnfunc.oc1.eu-amsterdam-1.aaaaaaaastandinfunction"
+TOPIC_ID = "ocid1.onstopic.oc1.eu-amsterdam-1.aaaaaaaastandintopic"
+HOME_REGION = "eu-frankfurt-1"
 CREATED_SECRET = "ocid1.vaultsecret.oc1.eu-amsterdam-1.aaaaaaaacreatedsecret"
 GIVEN_SECRET = "ocid1.vaultsecret.oc1.eu-amsterdam-1.aaaaaaaagivensecret"
 TOKEN = "tfTOKENvalue0123456789abcdefghij"
@@ -71,6 +75,11 @@ TOKEN_MODES: dict[str, dict[str, Any]] = {
 
 COMPUTED: dict[str, Any] = {
     "data.oci_objectstorage_namespace.this.namespace": NAMESPACE,
+    "data.oci_identity_region_subscriptions.this.region_subscriptions": [
+        {"region_name": "eu-amsterdam-1", "region_key": "AMS", "is_home_region": False},
+        {"region_name": HOME_REGION, "region_key": "FRA", "is_home_region": True},
+    ],
+    "oci_ons_notification_topic.alarms.id": TOPIC_ID,
     "data.oci_core_subnet.functions.compartment_id": NETWORK_COMPARTMENT,
     "data.oci_vault_secret.given.compartment_id": SECRET_COMPARTMENT,
     "oci_functions_function.forwarder.id": FUNCTION_ID,
@@ -95,14 +104,28 @@ DOCUMENTED_RESOURCES = {
     "oci_events_rule",
     "oci_identity_dynamic_group",
     "oci_identity_policy",
+    "oci_vault_secret",
+    "oci_ons_notification_topic",
+    "oci_ons_subscription",
+    "oci_monitoring_alarm",
+    "oci_logging_log_group",
+    "oci_logging_log",
+}
+DOCUMENTED_DATA_SOURCES = {
+    "oci_objectstorage_namespace",
+    "oci_vault_secret",
+    "oci_core_subnet",
+    "oci_identity_region_subscriptions",
+}
+REGISTRY_RESOURCES = {
+    "oci_artifacts_container_repository",
     "oci_identity_user",
     "oci_identity_user_capabilities_management",
     "oci_identity_group",
     "oci_identity_user_group_membership",
-    "oci_artifacts_container_repository",
-    "oci_vault_secret",
+    "oci_identity_policy",
 }
-DOCUMENTED_DATA_SOURCES = {"oci_objectstorage_namespace", "oci_vault_secret", "oci_core_subnet"}
+"""The separate registry stack (deploy/terraform/registry): the push identity must exist before the image does."""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -221,9 +244,9 @@ class Stack:
         return [b for b in self.of("resource") if b.labels[0] == rtype]
 
 
-def load_stack() -> Stack:
+def load_stack(directory: Path = TF_DIR) -> Stack:
     blocks: list[Block] = []
-    for path in sorted(TF_DIR.glob("*.tf")):
+    for path in sorted(directory.glob("*.tf")):
         _, found = _body(_trees(hcl2.parses_to_tree(path.read_text()))[0], path.name)
         blocks.extend(found)
     return Stack(blocks)
@@ -302,6 +325,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "contains": lambda items, v: v in items,
     "floor": math.floor,
     "trimspace": str.strip,
+    "join": lambda sep, items: sep.join(_tf_str(i) for i in items),
+    "concat": lambda *lists: [item for items in lists for item in items],
 }
 
 
@@ -489,6 +514,7 @@ class Evaluator:
             "-": lambda a, b: a - b,
             "*": lambda a, b: a * b,
             "/": lambda a, b: a / b,
+            "%": lambda a, b: a % b,
         }
         if op in ("&&", "||") and not (isinstance(left, bool) and isinstance(right, bool)):
             raise EvalError(f"{op} needs bools")
@@ -572,14 +598,27 @@ def test_uses_only_documented_oci_resources(stack: Stack) -> None:
     assert oci["source"] == "oracle/oci"
 
 
-def test_identity_resources_are_written_in_the_home_region(stack: Stack) -> None:
+@pytest.mark.parametrize("directory", [TF_DIR, REGISTRY_DIR], ids=["forwarder", "registry"])
+def test_identity_resources_are_written_in_the_home_region(directory: Path) -> None:
+    """IAM writes fail outside the home region: a stack in another region must still find it on its own."""
+    stack = load_stack(directory)
     for block in stack.of("resource"):
         if block.labels[0].startswith("oci_identity_"):
-            assert "provider" in block.attrs, f"{block.labels} must use provider = oci.home"
-    ev = Evaluator(stack, {**REQUIRED_INPUTS, "home_region": "eu-frankfurt-1"})
+            assert ev_str(block.attrs.get("provider")) == "oci.home", f"{block.labels} must use provider = oci.home"
+    inputs = {name: value for name, value in REQUIRED_INPUTS.items() if name in stack.variables}
     home = next(b for b in stack.of("provider") if "alias" in b.attrs)
-    assert ev.attr(home, "region") == "eu-frankfurt-1"
-    assert Evaluator(stack, REQUIRED_INPUTS).attr(home, "region") == "eu-amsterdam-1"
+    derived = Evaluator(stack, inputs)
+    assert derived.vars["region"] == "eu-amsterdam-1"
+    assert derived.attr(home, "region") == HOME_REGION, "derived from the region subscriptions (is_home_region)"
+    assert Evaluator(stack, {**inputs, "home_region": "eu-zurich-1"}).attr(home, "region") == "eu-zurich-1"
+    outputs = {b.labels[0]: b for b in stack.of("output")}
+    assert derived.attr(outputs["home_region"], "value") == HOME_REGION
+
+
+def ev_str(node: Tree[Any] | None) -> str:
+    """An attribute written as a bare reference (``provider = oci.home``), as text."""
+    assert node is not None
+    return ".".join(str(t) for t in node.scan_values(lambda v: isinstance(v, Token) and v.type == "NAME"))
 
 
 def test_variables_are_described_typed_and_all_used(stack: Stack) -> None:
@@ -673,6 +712,24 @@ def test_defaults_and_every_token_mode_pass_validation_and_preconditions(stack: 
         ({"batch_max_bytes": 20_000_000}, "batch_max_bytes"),
         ({"connector_batch_rollover_size_mbs": 500}, "connector_batch_rollover_size_mbs"),
         ({"application_shape": "ARM"}, "application_shape"),
+        ({"home_region": "FRA"}, "home_region"),
+        ({"bucket_kms_key_ocid": "ocid1.vault.oc1..x"}, "bucket_kms_key_ocid"),
+        ({"catch_up": "yes"}, "catch_up"),
+        ({"catch_up_after_seconds": 0}, "catch_up_after_seconds"),
+        ({"metrics": "true"}, "metrics"),
+        ({"metrics_namespace": "oci_logzio"}, "metrics_namespace"),
+        ({"metrics_namespace": "Oracle_logzio"}, "metrics_namespace"),
+        ({"metrics_namespace": "logzio-forwarder"}, "metrics_namespace"),
+        ({"metrics_compartment_ocid": TENANCY}, "metrics_compartment_ocid"),
+        ({"monitoring_endpoint": "http://telemetry-ingestion.eu-amsterdam-1.oraclecloud.com"}, "monitoring_endpoint"),
+        ({"alarm_email": "oncall-at-example.com"}, "alarm_email"),
+        ({"alarm_topic_name": "logzio alarms"}, "alarm_topic_name"),
+        ({"silence_alarm_minutes": 90}, "silence_alarm_minutes"),
+        ({"silence_alarm_minutes": 4}, "silence_alarm_minutes"),
+        ({"silence_alarm_minutes": 1500}, "silence_alarm_minutes"),
+        ({"delivery_lag_alarm_seconds": 30}, "delivery_lag_alarm_seconds"),
+        ({"log_group_name": "logzio logs"}, "log_group_name"),
+        ({"function_log_retention_days": 45}, "function_log_retention_days"),
     ],
 )
 def test_variable_validation_rejects(stack: Stack, overrides: dict[str, Any], fragment: str) -> None:
@@ -692,6 +749,7 @@ def test_variable_validation_rejects(stack: Stack, overrides: dict[str, Any], fr
         ("config", {"logzio_region": ""}, "logzio_region and logzio_url"),
         ("config", {"deadline_margin_seconds": 120, "function_timeout_seconds": 60}, "deadline_margin_seconds"),
         ("config", {"state_prefix": "audit/state/"}, "outside input_prefix"),
+        ("config", {"metrics": "off"}, "create_alarms = false"),
     ],
 )
 def test_preconditions_reject(stack: Stack, mode: str, overrides: dict[str, Any], fragment: str) -> None:
@@ -821,7 +879,54 @@ def test_function_config_listener_by_url_and_optional_keys(stack: Stack) -> None
     settings = load_settings(config)
     assert settings.listener_url == "https://listener-uk.logz.io:8071/"
     assert settings.batch_max_bytes == 2_000_000
-    assert "batch-max-bytes" not in function_config(evaluator(stack))
+    default = function_config(evaluator(stack))
+    assert "batch-max-bytes" not in default
+    optional = ("catch-up", "catch-up-after-seconds", "metrics", "metrics-compartment-id", "monitoring-endpoint")
+    assert not set(optional) & set(default), "the forwarder's own defaults apply unless a variable is set"
+    assert default["metrics-namespace"] == "logzio_forwarder", "always set: the alarms and the IAM grant name it"
+
+
+def test_function_config_catch_up_and_metrics_keys(stack: Stack) -> None:
+    endpoint = "https://telemetry-ingestion.eu-frankfurt-1.oraclecloud.com"
+    ev = evaluator(
+        stack,
+        catch_up="off",
+        catch_up_after_seconds=1800,
+        metrics="on",
+        metrics_namespace="audit_prod",
+        metrics_compartment_ocid=METRICS_COMPARTMENT,
+        monitoring_endpoint=endpoint,
+    )
+    settings = load_settings(function_config(ev))
+    assert settings.catch_up is False
+    assert settings.catch_up_after_s == 1800
+    assert settings.metrics is True
+    assert settings.metrics_namespace == "audit_prod"
+    assert settings.metrics_compartment_id == METRICS_COMPARTMENT
+    assert settings.monitoring_endpoint == endpoint
+
+
+def test_every_metrics_namespace_the_stack_accepts_the_code_accepts_too(stack: Stack) -> None:
+    for namespace in ("logzio_forwarder", "A", "audit_Prod_2", "oci_x", "ORACLE_x", "2fast", "with-dash", "ocix"):
+        ev = evaluator(stack, metrics_namespace=namespace)
+        accepted = not [e for e in ev.validation_errors() if e.startswith("metrics_namespace:")]
+        try:
+            load_settings(function_config(ev))
+        except ConfigError:
+            assert not accepted, namespace
+        else:
+            assert accepted, namespace
+
+
+def test_function_log_is_the_applications_invocation_log(stack: Stack) -> None:
+    ev = evaluator(stack, function_log_retention_days=90)
+    log = stack.resource("oci_logging_log", "invocations")
+    source = log.one("configuration").one("source")
+    assert ev.attr(source, "service") == "functions"
+    assert ev.attr(source, "category") == "invoke"
+    assert ev.attr(source, "resource") == "<oci_functions_application.logzio.id>"
+    assert ev.attr(log, "retention_duration") == 90
+    assert ev.attr(log, "display_name") == "logzio-invoke"
 
 
 def test_function_resources_and_limits(stack: Stack) -> None:
@@ -910,19 +1015,28 @@ def test_funcignore_keeps_only_what_runs() -> None:
 
 
 def _matches(condition: Any, event: Any) -> bool:
-    """OCI Events matching: every key of the condition is in the event; a list means any one of its values."""
+    """OCI Events matching: every key of the condition is in the event; a list means any one of its values; in a
+    string, ``*`` matches any run of characters (the documented wildcard)."""
     if isinstance(condition, dict):
         return isinstance(event, dict) and all(k in event and _matches(v, event[k]) for k, v in condition.items())
     if isinstance(condition, list):
         return any(_matches(c, event) for c in condition)
+    if isinstance(condition, str) and "*" in condition:
+        pattern = ".*".join(re.escape(part) for part in condition.split("*"))
+        return isinstance(event, str) and re.fullmatch(pattern, event, re.DOTALL) is not None
     return bool(condition == event)
 
 
-def _event(fixture: str, bucket: str, compartment: str) -> dict[str, Any]:
+def _event(fixture: str, bucket: str, compartment: str, name: str | None = None) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / f"{fixture}.json").read_text())
     event["data"]["additionalDetails"]["bucketName"] = bucket
     event["data"]["compartmentId"] = compartment
+    if name is not None:
+        event["data"]["resourceName"] = name
     return event
+
+
+CONNECTOR_OBJECT = "ocid1.serviceconnector.oc1.eu-amsterdam-1.x/20261101T095300Z_20261101T100000Z.0.log.gz"
 
 
 def test_rule_matches_exactly_the_events_the_handler_forwards(stack: Stack) -> None:
@@ -944,18 +1058,53 @@ def test_rule_matches_exactly_the_events_the_handler_forwards(stack: Stack) -> N
         _event("createobject", "another_bucket", COMPARTMENT),
         _event("createobject", settings.input_bucket, "ocid1.compartment.oc1..aaaaaaaaother"),
         _event("deleteobject", settings.input_bucket, COMPARTMENT),
+        _event("createobject-outside-prefix", settings.input_bucket, COMPARTMENT),
     ):
         assert not _matches(condition, other)
+
+
+@pytest.mark.parametrize(("input_prefix", "state_prefix"), [("audit", "forwarder-state/"), ("logs/audit/", "state/")])
+def test_rule_invokes_the_function_only_for_objects_it_forwards(
+    stack: Stack, input_prefix: str, state_prefix: str
+) -> None:
+    """Every progress object the forwarder writes would otherwise cost an invocation that is then ignored."""
+    ev = evaluator(stack, input_prefix=input_prefix, state_prefix=state_prefix)
+    condition = json.loads(ev.attr(stack.resource("oci_events_rule", "object_created"), "condition"))
+    settings = load_settings(function_config(ev))
+    names = {
+        f"{input_prefix}/{CONNECTOR_OBJECT}".replace("//", "/"): True,
+        f"{state_prefix}{input_prefix}/{CONNECTOR_OBJECT}".replace("//", "/"): False,
+        f"{state_prefix}progress.json": False,
+        f"exports/{CONNECTOR_OBJECT}": False,
+        f"x{input_prefix}/{CONNECTOR_OBJECT}": False,
+    }
+    for name, forwarded in names.items():
+        event = _event("createobject", settings.input_bucket, COMPARTMENT, name)
+        command = parse_command(json.dumps(event).encode(), settings)
+        assert isinstance(command, ForwardObjects) == forwarded, (name, command)
+        assert _matches(condition, event) == forwarded, name
 
 
 def test_rule_action_invokes_the_function(stack: Stack) -> None:
     ev = evaluator(stack)
     rule = stack.resource("oci_events_rule", "object_created")
-    (action,) = rule.one("actions").all("actions")
+    actions = rule.one("actions")
+    assert not actions.all("actions"), "the inner actions block is deprecated since provider 8.22.0: use action"
+    (action,) = actions.all("action")
     assert ev.attr(action, "action_type") == "FAAS"
     assert ev.attr(action, "is_enabled") is True
     assert ev.attr(action, "function_id") == FUNCTION_ID
     assert ev.attr(rule, "compartment_id") == COMPARTMENT
+
+
+def test_provider_version_allows_only_releases_with_every_argument_used() -> None:
+    """shape on the application exists from 5.2.0, the events rule's action block from 8.22.0; 9.x may break."""
+    for directory in (TF_DIR, REGISTRY_DIR):
+        stack = load_stack(directory)
+        (terraform,) = stack.of("terraform")
+        oci = Evaluator(stack, {}).value(terraform.one("required_providers").attrs["oci"])
+        assert oci["source"] == "oracle/oci"
+        assert oci["version"] == ">= 8.22.0, < 9.0.0", directory
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -976,14 +1125,21 @@ NARROWED_BY = {
     "secrets": "target.secret.id",
     "secret-family": "target.secret.id",
     "repos": "target.repo.name",
+    "metrics": "target.metrics.namespace",
+    "keys": "target.key.id",
 }
-"""Resource types a where-clause can narrow to one bucket, secret or repository: it must."""
+"""Resource types a where-clause can narrow to one bucket, secret, repository, metric namespace or key: it must."""
 NOT_NARROWABLE = {
     ("service cloudEvents", "use", "functions-family"),
     ("service faas", "use", "virtual-network-family"),
     ("group function_admins", "read", "objectstorage-namespaces"),
 }
 """The only other statements allowed (subject, verb, resource type)."""
+TENANCY_WIDE = {"objectstorage-namespaces", "keys"}
+"""Resource types granted in the tenancy: the namespace name (not narrowable), and one key by its OCID (the key's
+compartment is not known to the stack)."""
+BUCKET_KEY = "ocid1.key.oc1.eu-amsterdam-1.aaaaaaaastandinbucketkey"
+METRICS_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinmetrics"
 
 
 def _statements(ev: Evaluator) -> list[str]:
@@ -995,17 +1151,22 @@ def _statements(ev: Evaluator) -> list[str]:
     return statements
 
 
-def _all_modes(stack: Stack) -> Iterator[tuple[str, Evaluator]]:
+def _all_variants(stack: Stack) -> Iterator[tuple[str, Evaluator]]:
+    """Every token mode, with every optional grant on; and the registry stack."""
     for mode in TOKEN_MODES:
-        yield mode, evaluator(stack, mode, create_ocir_push_user=True)
+        yield mode, evaluator(stack, mode, bucket_kms_key_ocid=BUCKET_KEY, metrics_namespace="audit_prod")
+    registry = load_stack(REGISTRY_DIR)
+    yield "registry", Evaluator(registry, {k: v for k, v in REQUIRED_INPUTS.items() if k in registry.variables})
 
 
-def test_every_policy_statement_is_narrowed_to_this_bucket_or_secret(stack: Stack) -> None:
-    for mode, ev in _all_modes(stack):
+def test_every_policy_statement_is_narrowed(stack: Stack) -> None:
+    for mode, ev in _all_variants(stack):
         expected = {
             "target.bucket.name": "logfile_download_bucket",
             "target.secret.id": CREATED_SECRET if mode == "new-secret" else GIVEN_SECRET,
             "target.repo.name": "logzio/logzio-from-bucket",
+            "target.metrics.namespace": "audit_prod",
+            "target.key.id": BUCKET_KEY,
         }
         statements = _statements(ev)
         assert statements
@@ -1015,7 +1176,7 @@ def test_every_policy_statement_is_narrowed_to_this_bucket_or_secret(stack: Stac
             subject, verb, resource = match["subject"], match["verb"], match["resource"]
             assert resource != "all-resources", statement
             if match["scope"] == "tenancy":
-                assert resource == "objectstorage-namespaces", f"tenancy-wide: {statement}"
+                assert resource in TENANCY_WIDE, f"tenancy-wide: {statement}"
             else:
                 allowed = {COMPARTMENT, NETWORK_COMPARTMENT, SECRET_COMPARTMENT}
                 assert match["compartment"] in allowed, statement
@@ -1030,22 +1191,44 @@ def test_every_policy_statement_is_narrowed_to_this_bucket_or_secret(stack: Stac
                 assert f"request.principal.compartment.id = '{COMPARTMENT}'" in (match["where"] or ""), statement
 
 
-def test_each_principal_gets_only_its_grant(stack: Stack) -> None:
-    ev = evaluator(stack, "existing-secret")
+def _grants(ev: Evaluator) -> dict[str, list[tuple[str, str]]]:
     by_subject: dict[str, list[tuple[str, str]]] = {}
     for statement in _statements(ev):
         match = STATEMENT.match(statement)
         assert match
         by_subject.setdefault(match["subject"], []).append((match["verb"], match["resource"]))
+    return by_subject
+
+
+def test_each_principal_gets_only_its_grant(stack: Stack) -> None:
+    by_subject = _grants(evaluator(stack, "existing-secret"))
     dg = "dynamic-group logzio-from-bucket-fn"
-    assert sorted(by_subject[dg]) == [("manage", "objects"), ("read", "secret-bundles")]
+    assert sorted(by_subject[dg]) == [("manage", "objects"), ("read", "secret-bundles"), ("use", "metrics")]
     assert by_subject["any-user"] == [("manage", "objects")]  # the connector, by the where-clause
     assert by_subject["service cloudEvents"] == [("use", "functions-family")]
     assert by_subject["service objectstorage-eu-amsterdam-1"] == [("manage", "object-family")]
     assert by_subject["service faas"] == [("use", "virtual-network-family")]
-    assert not any(s.startswith("group ") for s in by_subject), "the OCIR push identity is optional, off by default"
+    assert not any(s.startswith("group ") for s in by_subject), "the OCIR push identity is a stack of its own"
     config_mode = [s for s in _statements(evaluator(stack, "config")) if "secret" in s]
     assert config_mode == [], "no Vault grant when the token is in the function config"
+    keyed = _grants(evaluator(stack, bucket_kms_key_ocid=BUCKET_KEY))
+    assert keyed["service objectstorage-eu-amsterdam-1"] == [("manage", "object-family"), ("use", "keys")]
+
+
+def test_function_may_post_exactly_where_its_config_says(stack: Stack) -> None:
+    """PostMetricData needs `use metrics` in the compartment and namespace the code posts to, and only there."""
+    for overrides in ({}, {"metrics_namespace": "audit_prod", "metrics_compartment_ocid": METRICS_COMPARTMENT}):
+        ev = evaluator(stack, **overrides)
+        settings = load_settings(function_config(ev))
+        compartment = settings.metrics_compartment_id or COMPARTMENT  # default: the function's own compartment
+        (statement,) = [s for s in _statements(ev) if " metrics " in s]
+        assert statement == (
+            f"Allow dynamic-group logzio-from-bucket-fn to use metrics in compartment id {compartment} "
+            f"where target.metrics.namespace = '{settings.metrics_namespace}'"
+        )
+    off = evaluator(stack, metrics="off", create_alarms=False)
+    assert load_settings(function_config(off)).metrics is False
+    assert not [s for s in _statements(off) if " metrics " in s], "no grant when the function posts no metrics"
 
 
 def test_dynamic_group_matches_only_this_function(stack: Stack) -> None:
@@ -1056,24 +1239,30 @@ def test_dynamic_group_matches_only_this_function(stack: Stack) -> None:
     assert rule == f"ALL {{resource.type = 'fnfunc', resource.id = '{FUNCTION_ID}'}}"
 
 
-def test_ocir_push_identity_is_optional_and_auth_token_only(stack: Stack) -> None:
-    off = evaluator(stack)
-    ocir_types = (
-        "oci_identity_user",
-        "oci_identity_group",
-        "oci_identity_user_group_membership",
-        "oci_identity_user_capabilities_management",
-        "oci_artifacts_container_repository",
-    )
-    for rtype in ocir_types:
-        for block in stack.resources_of(rtype):
-            assert off.count(block) == 0, block.labels
-    on = evaluator(stack, create_ocir_push_user=True)
-    assert on.attr(stack.resource("oci_identity_user", "ocir"), "name") == "logzio_user"
-    assert on.attr(stack.resource("oci_identity_group", "ocir"), "name") == "function_admins"
-    assert on.attr(stack.resource("oci_identity_policy", "ocir"), "name") == "Functions_Repo_Policy"
-    caps = stack.resource("oci_identity_user_capabilities_management", "ocir")
-    flags = {k: on.attr(caps, k) for k in caps.attrs if k.startswith("can_use_")}
+def test_bucket_key_is_optional_and_granted_before_the_bucket(stack: Stack) -> None:
+    bucket = stack.resource("oci_objectstorage_bucket", "audit")
+    policy = stack.resource("oci_identity_policy", "bucket_key")
+    assert evaluator(stack).attr(bucket, "kms_key_id") is None
+    assert evaluator(stack).count(policy) == 0
+    keyed = evaluator(stack, bucket_kms_key_ocid=BUCKET_KEY)
+    assert keyed.attr(bucket, "kms_key_id") == BUCKET_KEY
+    assert keyed.count(policy) == 1
+    assert "oci_identity_policy.bucket_key" in _dependency_graph()["oci_objectstorage_bucket.audit"]
+
+
+def test_push_identity_is_a_stack_of_its_own_and_auth_token_only(stack: Stack) -> None:
+    """The image must exist before the function, and the repository before the first push (which would otherwise
+    create it in the root compartment, outside the push policy): so the registry identity is applied first."""
+    assert not {b.labels[0] for b in stack.of("resource")} & (REGISTRY_RESOURCES - {"oci_identity_policy"})
+    registry = load_stack(REGISTRY_DIR)
+    assert {b.labels[0] for b in registry.of("resource")} == REGISTRY_RESOURCES
+    assert {b.labels[0] for b in registry.of("data")} <= DOCUMENTED_DATA_SOURCES
+    ev = Evaluator(registry, {k: v for k, v in REQUIRED_INPUTS.items() if k in registry.variables})
+    assert ev.attr(registry.resource("oci_identity_user", "ocir"), "name") == "logzio_user"
+    assert ev.attr(registry.resource("oci_identity_group", "ocir"), "name") == "function_admins"
+    assert ev.attr(registry.resource("oci_identity_policy", "ocir"), "name") == "Functions_Repo_Policy"
+    caps = registry.resource("oci_identity_user_capabilities_management", "ocir")
+    flags = {k: ev.attr(caps, k) for k in caps.attrs if k.startswith("can_use_")}
     assert flags == {
         "can_use_api_keys": False,
         "can_use_auth_tokens": True,
@@ -1081,7 +1270,160 @@ def test_ocir_push_identity_is_optional_and_auth_token_only(stack: Stack) -> Non
         "can_use_customer_secret_keys": False,
         "can_use_smtp_credentials": False,
     }
-    assert on.attr(stack.resource("oci_artifacts_container_repository", "function"), "is_public") is False
+    repository = registry.resource("oci_artifacts_container_repository", "function")
+    assert ev.attr(repository, "is_public") is False
+    assert ev.attr(repository, "compartment_id") == COMPARTMENT
+    outputs = {b.labels[0]: b for b in registry.of("output")}
+    image = ev.attr(outputs["image_repository"], "value") + ":0.1.0"
+    assert image == f"eu-amsterdam-1.ocir.io/{NAMESPACE}/logzio/logzio-from-bucket:0.1.0"
+    assert Evaluator(stack, {**REQUIRED_INPUTS, "function_image": image}).validation_errors() == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------------------------------
+
+MQL = re.compile(
+    r"^(?P<metric>[A-Za-z]\w*)\[(?P<interval>\d+)(?P<unit>[mh])\]\{(?P<dims>[^}]*)\}"
+    r"(?P<calls>(?:\.\w+\([^)]*\))+)(?:\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<threshold>\d+(?:\.\d+)?))?$"
+)
+"""The MQL shape the alarms use: metric[interval]{dimensions}.grouping().statistic() [predicate]."""
+STATISTICS = {"absent", "count", "max", "mean", "min", "percentile", "rate", "sum"}
+ALARMS = {
+    "records_not_delivered": ("logzio-from-bucket: records not delivered", "CRITICAL"),
+    "function_errors": ("logzio-from-bucket: function errors or throttling", "ERROR"),
+    "forwarding_silent": ("logzio-from-bucket: no records forwarded", "ERROR"),
+    "delivery_lag": ("logzio-from-bucket: delivery lag", "WARNING"),
+}
+"""Resource name -> display name and severity; docs/operations.md describes the alarms by these names."""
+
+
+@dataclass
+class Query:
+    metric: str
+    interval_minutes: int
+    dimensions: dict[str, tuple[str, str]]
+    calls: list[tuple[str, str]]
+    predicate: tuple[str, float] | None
+
+
+def _mql(query: str) -> Query:
+    """Parse an alarm query and hold it to the documented MQL: intervals 1m-60m or 1h-24h, grouping before the one
+    statistic, a trigger rule (a threshold, or absent() with a detection period of at most 3 days)."""
+    match = MQL.match(query)
+    assert match, f"not the MQL shape the alarms use: {query}"
+    interval = int(match["interval"])
+    assert 1 <= interval <= (60 if match["unit"] == "m" else 24), query
+    dimensions: dict[str, tuple[str, str]] = {}
+    for part in filter(None, (p.strip() for p in match["dims"].split(","))):
+        dim = re.fullmatch(r'(\w+)\s*(=~|=)\s*"([^"]*)"', part)
+        assert dim, f"dimension {part!r} in {query}"
+        dimensions[dim[1]] = (dim[2], dim[3])
+    calls = re.findall(r"\.(\w+)\(([^)]*)\)", match["calls"])
+    *grouping, (statistic, argument) = calls
+    assert all(name in ("grouping", "groupBy") for name, _ in grouping), query
+    assert statistic in STATISTICS, query
+    if statistic == "absent":
+        assert match["op"] is None, "absent() is the trigger rule itself"
+        period = re.fullmatch(r"(\d+)([mhd])", argument)
+        assert argument == "" or (period and int(period[1]) * {"m": 1, "h": 60, "d": 1440}[period[2]] <= 72 * 60)
+    else:
+        assert match["op"], f"a threshold alarm needs a predicate: {query}"
+    predicate = (match["op"], float(match["threshold"])) if match["op"] else None
+    minutes = interval * (60 if match["unit"] == "h" else 1)
+    return Query(match["metric"], minutes, dimensions, calls, predicate)
+
+
+def _alarm(ev: Evaluator, name: str) -> tuple[Block, Query]:
+    alarm = ev.stack.resource("oci_monitoring_alarm", name)
+    return alarm, _mql(ev.attr(alarm, "query"))
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"metrics_namespace": "audit_prod", "metrics_compartment_ocid": METRICS_COMPARTMENT}]
+)
+def test_alarms_watch_the_metrics_the_code_posts(stack: Stack, overrides: dict[str, Any]) -> None:
+    ev = evaluator(stack, **overrides)
+    settings = load_settings(function_config(ev))
+    metrics_compartment = settings.metrics_compartment_id or COMPARTMENT  # default: the function's own compartment
+    watched = {}
+    for name in ("records_not_delivered", "forwarding_silent", "delivery_lag"):
+        alarm, query = _alarm(ev, name)
+        assert ev.attr(alarm, "namespace") == settings.metrics_namespace, name
+        assert ev.attr(alarm, "metric_compartment_id") == metrics_compartment, name
+        assert query.metric in METRIC_NAMES, f"{name} queries {query.metric}, which the code does not post"
+        assert set(query.dimensions) <= set(DIMENSIONS), f"{name} filters on a dimension the code does not post"
+        assert query.dimensions["resourceId"] == ("=", FUNCTION_ID), "this function's datapoints only"
+        watched[name] = query
+    assert watched["records_not_delivered"].metric == "RecordsNotDelivered"
+    assert watched["records_not_delivered"].calls[-1] == ("sum", "")
+    assert watched["records_not_delivered"].predicate == (">", 0)
+    assert watched["forwarding_silent"].metric == "RecordsForwarded"
+    assert watched["forwarding_silent"].calls[-1][0] == "absent"
+    assert watched["forwarding_silent"].interval_minutes == 60
+    assert watched["delivery_lag"].metric == "DeliveryLagSeconds"
+    assert watched["delivery_lag"].calls[-1] == ("max", "")
+    assert watched["delivery_lag"].predicate == (">", 1800)
+
+
+def test_function_errors_alarm_watches_the_functions_own_metrics(stack: Stack) -> None:
+    ev = evaluator(stack, metrics_compartment_ocid=METRICS_COMPARTMENT)
+    alarm, query = _alarm(ev, "function_errors")
+    assert ev.attr(alarm, "namespace") == "oci_faas"
+    assert ev.attr(alarm, "metric_compartment_id") == COMPARTMENT, "oci_faas metrics are in the function's compartment"
+    assert query.metric == "FunctionResponseCount"
+    assert query.dimensions == {"resourceId": ("=", FUNCTION_ID), "responseType": ("=~", "Error|Throttled")}
+    assert query.calls == [("grouping", ""), ("sum", "")]
+    assert query.predicate == (">", 0)
+
+
+def test_alarms_names_severities_topic_and_bodies(stack: Stack) -> None:
+    ev = evaluator(stack)
+    topic = stack.resource("oci_ons_notification_topic", "alarms")
+    assert ev.count(topic) == 1
+    assert ev.attr(topic, "name") == "logzio-forwarder-alarms"
+    outputs = {b.labels[0]: b for b in stack.of("output")}
+    replay = ev.attr(outputs["replay_command"], "value")
+    assert replay == "make replay APP=logzio FN=logzio-from-bucket PREFIX=audit/"
+    for name, (display_name, severity) in ALARMS.items():
+        alarm = stack.resource("oci_monitoring_alarm", name)
+        assert ev.count(alarm) == 1
+        assert ev.attr(alarm, "display_name") == display_name
+        assert ev.attr(alarm, "severity") == severity
+        assert ev.attr(alarm, "is_enabled") is True
+        assert ev.attr(alarm, "destinations") == [TOPIC_ID]
+        body = ev.attr(alarm, "body")
+        lines = body.splitlines()
+        assert 2 <= len(lines) <= 4, f"{name}: a few lines"
+        assert "First: " in body, f"{name}: says what to do first"
+        assert "Read the function's invocation log (log group logzio-forwarder, log logzio-invoke)" in body, name
+        assert "logzio-from-bucket" in lines[0], f"{name}: the first line says which forwarder and what it means"
+    assert replay in ev.attr(stack.resource("oci_monitoring_alarm", "records_not_delivered"), "body")
+
+
+@pytest.mark.parametrize(("minutes", "interval"), [(5, "[5m]"), (60, "[60m]"), (120, "[2h]"), (1440, "[24h]")])
+def test_silence_alarm_interval(stack: Stack, minutes: int, interval: str) -> None:
+    ev = evaluator(stack, silence_alarm_minutes=minutes)
+    assert ev.validation_errors() == []
+    alarm, query = _alarm(ev, "forwarding_silent")
+    assert query.interval_minutes == minutes
+    assert f"RecordsForwarded{interval}" in ev.attr(alarm, "query")
+    assert f"for {minutes} minutes" in ev.attr(alarm, "body")
+
+
+def test_alarms_can_be_turned_off_and_mail_is_optional(stack: Stack) -> None:
+    subscription = stack.resource("oci_ons_subscription", "alarm_email")
+    assert evaluator(stack).count(subscription) == 0
+    mailed = evaluator(stack, alarm_email="oncall@example.com")
+    assert mailed.count(subscription) == 1
+    assert mailed.attr(subscription, "protocol") == "EMAIL"
+    assert mailed.attr(subscription, "endpoint") == "oncall@example.com"
+    assert mailed.attr(subscription, "topic_id") == TOPIC_ID
+    off = evaluator(stack, create_alarms=False, alarm_email="oncall@example.com")
+    for rtype in ("oci_ons_notification_topic", "oci_ons_subscription", "oci_monitoring_alarm"):
+        for block in stack.resources_of(rtype):
+            assert off.count(block) == 0, block.labels
+    assert off.validation_errors() == off.precondition_errors() == []
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1121,10 +1463,10 @@ def test_outputs(stack: Stack) -> None:
 
 
 def _tfvars(path: Path) -> dict[str, Any]:
+    """A tfvars file's values (literals: evaluated without any variable)."""
     attrs, blocks = _body(_trees(hcl2.parses_to_tree(path.read_text()))[0], path.name)
     assert not blocks
-    stack = load_stack()
-    ev = Evaluator(stack, REQUIRED_INPUTS)
+    ev = Evaluator(Stack([]), {})
     return {name: ev.value(expr) for name, expr in attrs.items()}
 
 
@@ -1136,6 +1478,17 @@ def test_example_tfvars_is_complete_and_valid(stack: Stack) -> None:
     assert ev.validation_errors() == []
     assert ev.precondition_errors() == []
     load_settings(function_config(ev))
+
+
+def test_registry_example_tfvars_is_complete_and_valid() -> None:
+    registry = load_stack(REGISTRY_DIR)
+    values = _tfvars(REGISTRY_DIR / "example.tfvars")
+    assert set(values) <= set(registry.variables)
+    required = {name for name, block in registry.variables.items() if "default" not in block.attrs}
+    assert required == {"tenancy_ocid", "region", "compartment_ocid"} <= set(values)
+    assert Evaluator(registry, values).validation_errors() == []
+    forwarder = _tfvars(TF_DIR / "example.tfvars")
+    assert {k: forwarder[k] for k in required} == {k: values[k] for k in required}, "the same place as the forwarder"
 
 
 def test_resource_manager_schema_covers_the_variables(stack: Stack) -> None:

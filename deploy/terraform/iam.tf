@@ -1,11 +1,14 @@
 # Least-privilege IAM for the flow. Identity resources are written in the home region (provider oci.home); the
 # policies are attached to the tenancy and each statement is scoped to the compartment and, where a where-clause can
-# narrow it, to this bucket or this secret.
+# narrow it, to this bucket, this secret, this metric namespace or this key.
 
 locals {
   bucket_compartment = var.compartment_ocid
   # The compartment of the token secret: the given secret's own, or the one the stack creates it in.
   secret_compartment = local.token_mode == "existing-secret" ? one(data.oci_vault_secret.given[*].compartment_id) : var.compartment_ocid
+  # Where the function posts its metrics: the metrics-compartment-id it is given, else its own compartment.
+  metrics_compartment = var.metrics_compartment_ocid != "" ? var.metrics_compartment_ocid : var.compartment_ocid
+  metrics_statement   = "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to use metrics in compartment id ${local.metrics_compartment} where target.metrics.namespace = '${var.metrics_namespace}'"
 }
 
 # The function's resource principal: this one function, not every function in the compartment.
@@ -25,7 +28,7 @@ resource "oci_identity_policy" "forwarder" {
   description    = "Logz.io audit forwarder: function, connector, Events and lifecycle access to ${var.bucket_name} only."
   freeform_tags  = var.freeform_tags
 
-  statements = [
+  statements = concat([
     # The function reads audit objects, lists them for replays and writes/deletes its progress records.
     "Allow dynamic-group ${oci_identity_dynamic_group.function.name} to manage objects in compartment id ${local.bucket_compartment} where target.bucket.name = '${oci_objectstorage_bucket.audit.name}'",
     # Connector Hub writes the audit objects (statement as documented for an Object Storage target).
@@ -34,7 +37,10 @@ resource "oci_identity_policy" "forwarder" {
     "Allow service objectstorage-${var.region} to manage object-family in compartment id ${local.bucket_compartment} where target.bucket.name = '${oci_objectstorage_bucket.audit.name}'",
     # Events invokes the function.
     "Allow service cloudEvents to use functions-family in compartment id ${var.compartment_ocid}",
-  ]
+    ],
+    # The function posts its metrics (PostMetricData) to its own namespace only.
+    var.metrics != "off" ? [local.metrics_statement] : [],
+  )
 }
 
 # Only when the token lives in Vault: the function may read this secret's contents and nothing else in Vault.
@@ -75,68 +81,17 @@ resource "oci_identity_policy" "functions_network" {
   ]
 }
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Optional: the seed's OCIR push identity (user "logzio_user" with auth tokens only, group "function_admins"),
-# narrowed to pushing this one repository. Generate the auth token in the console: it is shown only once and is
-# kept out of the Terraform state that way.
-# ---------------------------------------------------------------------------------------------------------------------
-
-resource "oci_artifacts_container_repository" "function" {
-  count          = var.create_ocir_push_user ? 1 : 0
-  compartment_id = var.compartment_ocid
-  display_name   = var.ocir_repository_name
-  is_public      = false
-  is_immutable   = false
-}
-
-resource "oci_identity_user" "ocir" {
-  count          = var.create_ocir_push_user ? 1 : 0
+# Only with a customer-managed key for the bucket: Object Storage (this region's service principal) may use that one
+# key. The key's compartment is not known to the stack, so the statement is narrowed by the key's OCID instead.
+resource "oci_identity_policy" "bucket_key" {
+  count          = var.bucket_kms_key_ocid != "" ? 1 : 0
   provider       = oci.home
   compartment_id = var.tenancy_ocid
-  name           = var.ocir_user_name
-  description    = "Pushes the ${var.function_name} image to OCIR (auth token only)."
-  email          = var.ocir_user_email != "" ? var.ocir_user_email : null
-  freeform_tags  = var.freeform_tags
-}
-
-resource "oci_identity_user_capabilities_management" "ocir" {
-  count                        = var.create_ocir_push_user ? 1 : 0
-  provider                     = oci.home
-  user_id                      = oci_identity_user.ocir[0].id
-  can_use_api_keys             = false
-  can_use_auth_tokens          = true
-  can_use_console_password     = false
-  can_use_customer_secret_keys = false
-  can_use_smtp_credentials     = false
-}
-
-resource "oci_identity_group" "ocir" {
-  count          = var.create_ocir_push_user ? 1 : 0
-  provider       = oci.home
-  compartment_id = var.tenancy_ocid
-  name           = var.ocir_group_name
-  description    = "May push the ${var.function_name} image to OCIR."
-  freeform_tags  = var.freeform_tags
-}
-
-resource "oci_identity_user_group_membership" "ocir" {
-  count    = var.create_ocir_push_user ? 1 : 0
-  provider = oci.home
-  group_id = oci_identity_group.ocir[0].id
-  user_id  = oci_identity_user.ocir[0].id
-}
-
-resource "oci_identity_policy" "ocir" {
-  count          = var.create_ocir_push_user ? 1 : 0
-  provider       = oci.home
-  compartment_id = var.tenancy_ocid
-  name           = var.ocir_policy_name
-  description    = "${var.ocir_group_name} may push the ${var.function_name} image to ${var.ocir_repository_name} only."
+  name           = "${var.policy_name}-bucket-key"
+  description    = "Logz.io audit forwarder: Object Storage may encrypt ${var.bucket_name} with its customer-managed key."
   freeform_tags  = var.freeform_tags
 
   statements = [
-    # docker login and fn need the namespace name; it is not scoped any narrower than the tenancy.
-    "Allow group ${oci_identity_group.ocir[0].name} to read objectstorage-namespaces in tenancy",
-    "Allow group ${oci_identity_group.ocir[0].name} to manage repos in compartment id ${var.compartment_ocid} where target.repo.name = '${oci_artifacts_container_repository.function[0].display_name}'",
+    "Allow service objectstorage-${var.region} to use keys in tenancy where target.key.id = '${var.bucket_kms_key_ocid}'",
   ]
 }

@@ -4,9 +4,17 @@ data "oci_objectstorage_namespace" "this" {
   compartment_id = var.tenancy_ocid
 }
 
+# The tenancy's regions; exactly one is its home region, where IAM resources must be written.
+data "oci_identity_region_subscriptions" "this" {
+  tenancy_id = var.tenancy_ocid
+}
+
 locals {
-  home_region = var.home_region != "" ? var.home_region : var.region
-  namespace   = data.oci_objectstorage_namespace.this.namespace
+  home_region = var.home_region != "" ? var.home_region : one([
+    for subscription in data.oci_identity_region_subscriptions.this.region_subscriptions :
+    subscription.region_name if subscription.is_home_region
+  ])
+  namespace = data.oci_objectstorage_namespace.this.namespace
 
   # How the function gets the shipping token. Derived from non-sensitive variables only, so it can drive `count`:
   #   config          -> function config logzio-token = var.logzio_token
@@ -19,11 +27,14 @@ locals {
   audit_log_group = var.audit_include_subcompartments ? "_Audit_Include_Subcompartment" : "_Audit"
   audit_filter    = "data.request.action='POST' or data.request.action='PUT' or data.request.action='DELETE'"
 
-  # What the handler accepts: an Object Storage createobject event for this bucket (and compartment).
+  # What the handler forwards: an Object Storage createobject event for this bucket (and compartment) whose object
+  # name starts with the input prefix. Events matches "*" as a wildcard; the forwarder's own progress objects under
+  # state_prefix (outside input_prefix) therefore cost no invocation.
   event_condition = {
     eventType = ["com.oraclecloud.objectstorage.createobject"]
     data = {
       compartmentId = [var.compartment_ocid]
+      resourceName  = ["${var.input_prefix}*"]
       additionalDetails = {
         bucketName = [oci_objectstorage_bucket.audit.name]
       }
@@ -42,6 +53,13 @@ locals {
     "logzio-token-secret-id"  = local.token_secret_id
     "batch-max-bytes"         = var.batch_max_bytes != null ? tostring(var.batch_max_bytes) : null
     "deadline-margin-seconds" = tostring(var.deadline_margin_seconds)
+    "catch-up"                = var.catch_up != "" ? var.catch_up : null
+    "catch-up-after-seconds"  = var.catch_up_after_seconds != null ? tostring(var.catch_up_after_seconds) : null
+    "metrics"                 = var.metrics != "" ? var.metrics : null
+    # Always set, so that the alarms and the IAM where-clause name the namespace the function posts to.
+    "metrics-namespace"      = var.metrics_namespace
+    "metrics-compartment-id" = var.metrics_compartment_ocid != "" ? var.metrics_compartment_ocid : null
+    "monitoring-endpoint"    = var.monitoring_endpoint != "" ? var.monitoring_endpoint : null
   }
   # The token itself only in "config" mode (the filter tests the mode, never the sensitive value).
   function_config_token = {
@@ -58,6 +76,7 @@ locals {
 # ---------------------------------------------------------------------------------------------------------------------
 
 resource "oci_objectstorage_bucket" "audit" {
+  #checkov:skip=CKV_OCI_8:A staging buffer: objects are deleted after retention_days by design, the audit records stay in OCI Audit, and versions of the progress objects rewritten on every batch would only pile up.
   compartment_id        = var.compartment_ocid
   namespace             = local.namespace
   name                  = var.bucket_name
@@ -65,7 +84,11 @@ resource "oci_objectstorage_bucket" "audit" {
   storage_tier          = "Standard"
   object_events_enabled = true
   versioning            = "Disabled"
+  kms_key_id            = var.bucket_kms_key_ocid != "" ? var.bucket_kms_key_ocid : null
   freeform_tags         = var.freeform_tags
+
+  # Object Storage checks, when the bucket is created, that its service principal may use the key.
+  depends_on = [oci_identity_policy.bucket_key]
 }
 
 resource "oci_objectstorage_object_lifecycle_policy" "retention" {
@@ -174,6 +197,10 @@ resource "oci_functions_function" "forwarder" {
       condition     = substr(var.state_prefix, 0, length(var.input_prefix)) != var.input_prefix
       error_message = "The state_prefix must lie outside input_prefix, or the forwarder would ship its own progress records."
     }
+    precondition {
+      condition     = !(var.create_alarms && var.metrics == "off")
+      error_message = "The alarms watch the forwarder's metrics: with metrics = \"off\" set create_alarms = false too."
+    }
   }
 }
 
@@ -184,13 +211,13 @@ resource "oci_functions_function" "forwarder" {
 resource "oci_events_rule" "object_created" {
   compartment_id = var.compartment_ocid
   display_name   = var.rule_name
-  description    = "Invokes ${var.function_name} for every object the connector writes to ${var.bucket_name}."
+  description    = "Invokes ${var.function_name} for every object the connector writes to ${var.bucket_name} under ${var.input_prefix}."
   is_enabled     = true
   condition      = jsonencode(local.event_condition)
   freeform_tags  = var.freeform_tags
 
   actions {
-    actions {
+    action {
       action_type = "FAAS"
       is_enabled  = true
       function_id = oci_functions_function.forwarder.id

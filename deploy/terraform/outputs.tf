@@ -53,12 +53,27 @@ output "token_mode" {
   value       = local.token_mode
 }
 
-output "ocir_repository" {
-  description = "OCIR repository created for the image (create_ocir_push_user = true)."
-  value       = one(oci_artifacts_container_repository.function[*].display_name)
-}
-
 output "replay_command" {
   description = "Re-forward everything still in the bucket (e.g. after a Logz.io outage)."
-  value       = "make replay APP=${oci_functions_application.logzio.display_name} FN=${oci_functions_function.forwarder.display_name} PREFIX=${var.input_prefix}/"
+  value       = local.replay_command
+}
+
+output "home_region" {
+  description = "The region the IAM resources were written in (the tenancy's home region)."
+  value       = local.home_region
+}
+
+output "metrics_namespace" {
+  description = "Monitoring namespace of the forwarder's metrics (function config metrics-namespace)."
+  value       = var.metrics_namespace
+}
+
+output "alarm_topic_id" {
+  description = "OCID of the Notifications topic the alarms publish to (null with create_alarms = false); subscribe more endpoints to it."
+  value       = one(oci_ons_notification_topic.alarms[*].id)
+}
+
+output "function_log_id" {
+  description = "OCID of the function's invocation log (one summary line per invocation)."
+  value       = oci_logging_log.invocations.id
 }

@@ -25,7 +25,7 @@ variable "region" {
 variable "home_region" {
   type        = string
   default     = ""
-  description = "The tenancy's home region, where IAM resources must be written. Empty: same as region."
+  description = "The tenancy's home region, where IAM resources must be written. Empty: the home region of the tenancy's region subscriptions (the usual choice)."
 
   validation {
     condition     = var.home_region == "" || can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", var.home_region))
@@ -395,43 +395,155 @@ variable "create_functions_service_policy" {
   description = "Add 'Allow service faas to use virtual-network-family' in the subnet's compartment, which the Functions service needs to attach the application to the subnet. Disable if the tenancy already grants it."
 }
 
-variable "create_ocir_push_user" {
-  type        = bool
-  default     = false
-  description = "Create the seed's OCIR push identity: a user that may only use auth tokens, its group, the image repository, and a policy that lets the group push to that repository only. Generate the auth token in the console afterwards."
-}
-
-variable "ocir_user_name" {
-  type        = string
-  default     = "logzio_user"
-  description = "Name of the OCIR push user (create_ocir_push_user = true)."
-}
-
-variable "ocir_user_email" {
+variable "bucket_kms_key_ocid" {
   type        = string
   default     = ""
-  description = "Email of the OCIR push user; tenancies with identity domains may require one."
-}
-
-variable "ocir_group_name" {
-  type        = string
-  default     = "function_admins"
-  description = "Name of the OCIR push group (create_ocir_push_user = true)."
-}
-
-variable "ocir_policy_name" {
-  type        = string
-  default     = "Functions_Repo_Policy"
-  description = "Name of the OCIR push policy (create_ocir_push_user = true)."
-}
-
-variable "ocir_repository_name" {
-  type        = string
-  default     = "logzio/logzio-from-bucket"
-  description = "OCIR repository the image is pushed to: the fn context's registry path after the namespace, plus the function name."
+  description = "Optional customer-managed Vault key (AES) that encrypts the bucket; the stack lets this region's Object Storage use that key. Empty: an Oracle-managed key."
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9._/-]*$", var.ocir_repository_name))
-    error_message = "The ocir_repository_name must be lower case letters, digits, '.', '_', '-' and '/'."
+    condition     = var.bucket_kms_key_ocid == "" || can(regex("^ocid1\\.key\\.", var.bucket_kms_key_ocid))
+    error_message = "The bucket_kms_key_ocid must be empty or a key OCID (ocid1.key.…)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Catch-up and metrics (function config); alarms on the metrics (monitoring.tf).
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "catch_up" {
+  type        = string
+  default     = ""
+  description = "Config catch-up: on or off (after its own work, every invocation finishes unfinished objects of the bucket). Empty: the forwarder's default (on)."
+
+  validation {
+    condition     = contains(["", "on", "off"], var.catch_up)
+    error_message = "The catch_up must be empty, on or off."
+  }
+}
+
+variable "catch_up_after_seconds" {
+  type        = number
+  default     = null
+  description = "Config catch-up-after-seconds: an object with no progress at all is caught up once it is this old. Null: the forwarder's default (600)."
+
+  validation {
+    condition     = var.catch_up_after_seconds == null ? true : (var.catch_up_after_seconds >= 1 && var.catch_up_after_seconds <= 2592000 && floor(var.catch_up_after_seconds) == var.catch_up_after_seconds)
+    error_message = "The catch_up_after_seconds must be null or a whole number of seconds between 1 and 2592000 (30 days)."
+  }
+}
+
+variable "metrics" {
+  type        = string
+  default     = ""
+  description = "Config metrics: on or off (post each invocation's numbers to OCI Monitoring). Empty: the forwarder's default (on). The alarms need it on."
+
+  validation {
+    condition     = contains(["", "on", "off"], var.metrics)
+    error_message = "The metrics must be empty, on or off."
+  }
+}
+
+variable "metrics_namespace" {
+  type        = string
+  default     = "logzio_forwarder"
+  description = "Config metrics-namespace: the Monitoring namespace the function posts to, the alarms query and the IAM statement is narrowed to."
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]{0,255}$", var.metrics_namespace)) && !can(regex("(?i)^(oci_|oracle_)", var.metrics_namespace))
+    error_message = "The metrics_namespace must start with a letter, hold only letters, digits and _, and not start with oci_ or oracle_ (reserved)."
+  }
+}
+
+variable "metrics_compartment_ocid" {
+  type        = string
+  default     = ""
+  description = "Config metrics-compartment-id: the compartment the metrics are posted in (and the alarms read). Empty: the function's own compartment (compartment_ocid)."
+
+  validation {
+    condition     = var.metrics_compartment_ocid == "" || can(regex("^ocid1\\.compartment\\.", var.metrics_compartment_ocid))
+    error_message = "The metrics_compartment_ocid must be empty or a compartment OCID (ocid1.compartment.…)."
+  }
+}
+
+variable "monitoring_endpoint" {
+  type        = string
+  default     = ""
+  description = "Config monitoring-endpoint: overrides the Monitoring ingestion endpoint (https://telemetry-ingestion.<region>.oraclecloud.com). Empty: the region's."
+
+  validation {
+    condition     = var.monitoring_endpoint == "" || can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?/?$", var.monitoring_endpoint))
+    error_message = "The monitoring_endpoint must be empty or an https URL such as https://telemetry-ingestion.eu-amsterdam-1.oraclecloud.com."
+  }
+}
+
+variable "create_alarms" {
+  type        = bool
+  default     = true
+  description = "Create the Notifications topic and the four alarms on the forwarder's metrics and on the function's errors (monitoring.tf)."
+}
+
+variable "alarm_email" {
+  type        = string
+  default     = ""
+  description = "E-mail address subscribed to the alarm topic (the address must confirm the subscription from the mail it receives). Empty: no subscription; add your own to the topic."
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "The alarm_email must be empty or an e-mail address."
+  }
+}
+
+variable "alarm_topic_name" {
+  type        = string
+  default     = "logzio-forwarder-alarms"
+  description = "Name of the Notifications topic the alarms publish to (unique in the tenancy)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,256}$", var.alarm_topic_name))
+    error_message = "The alarm_topic_name may hold only letters, digits, '_' and '-' (1-256 characters)."
+  }
+}
+
+variable "silence_alarm_minutes" {
+  type        = number
+  default     = 60
+  description = "Alarm when the function has posted no RecordsForwarded for this many minutes (the connector, the rule or the function has stopped). Up to 60, or whole hours up to 1440; fit it to the tenancy's quietest hours."
+
+  validation {
+    condition     = floor(var.silence_alarm_minutes) == var.silence_alarm_minutes && var.silence_alarm_minutes >= 5 && (var.silence_alarm_minutes <= 60 || (var.silence_alarm_minutes <= 1440 && var.silence_alarm_minutes % 60 == 0))
+    error_message = "The silence_alarm_minutes must be a whole number of minutes from 5 to 60, or whole hours up to 1440 (MQL intervals are 1m-60m and 1h-24h)."
+  }
+}
+
+variable "delivery_lag_alarm_seconds" {
+  type        = number
+  default     = 1800
+  description = "Alarm when the forwarder's delivery lag (metric DeliveryLagSeconds, its maximum over 5 minutes) exceeds this many seconds."
+
+  validation {
+    condition     = var.delivery_lag_alarm_seconds >= 60 && floor(var.delivery_lag_alarm_seconds) == var.delivery_lag_alarm_seconds
+    error_message = "The delivery_lag_alarm_seconds must be a whole number of seconds, at least 60."
+  }
+}
+
+variable "log_group_name" {
+  type        = string
+  default     = "logzio-forwarder"
+  description = "Display name of the log group holding the function's invocation log (unique in the compartment)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.log_group_name))
+    error_message = "The log_group_name may hold only letters, digits, '.', '_' and '-' (1-255 characters)."
+  }
+}
+
+variable "function_log_retention_days" {
+  type        = number
+  default     = 30
+  description = "How long Logging keeps the function's invocation log: 30, 60, 90, 120, 150 or 180 days."
+
+  validation {
+    condition     = contains([30, 60, 90, 120, 150, 180], var.function_log_retention_days)
+    error_message = "The function_log_retention_days must be one of 30, 60, 90, 120, 150, 180."
   }
 }

@@ -1,0 +1,53 @@
+# What OCI would answer, for `terraform test` (mock_provider "oci" { source = "./tests/mocks" }): the tenancy's home
+# region is not the stack's region, and every OCID the tests look for is a recognisable stand-in.
+
+mock_data "oci_objectstorage_namespace" {
+  defaults = {
+    namespace = "mockns"
+  }
+}
+
+mock_data "oci_identity_region_subscriptions" {
+  defaults = {
+    region_subscriptions = [
+      { region_name = "eu-amsterdam-1", region_key = "AMS", is_home_region = false, state = "READY", tenancy_id = "ocid1.tenancy.oc1..mocktenancy" },
+      { region_name = "eu-frankfurt-1", region_key = "FRA", is_home_region = true, state = "READY", tenancy_id = "ocid1.tenancy.oc1..mocktenancy" },
+    ]
+  }
+}
+
+mock_data "oci_vault_secret" {
+  defaults = {
+    compartment_id = "ocid1.compartment.oc1..mocksecrets"
+  }
+}
+
+mock_data "oci_core_subnet" {
+  defaults = {
+    compartment_id = "ocid1.compartment.oc1..mocknetwork"
+  }
+}
+
+mock_resource "oci_functions_function" {
+  defaults = {
+    id = "ocid1.fnfunc.oc1.eu-amsterdam-1.mockfunction"
+  }
+}
+
+mock_resource "oci_functions_application" {
+  defaults = {
+    id = "ocid1.fnapp.oc1.eu-amsterdam-1.mockapplication"
+  }
+}
+
+mock_resource "oci_vault_secret" {
+  defaults = {
+    id = "ocid1.vaultsecret.oc1.eu-amsterdam-1.mockcreatedsecret"
+  }
+}
+
+mock_resource "oci_ons_notification_topic" {
+  defaults = {
+    id = "ocid1.onstopic.oc1.eu-amsterdam-1.mocktopic"
+  }
+}
