@@ -63,7 +63,8 @@ class CatchUpReport:
     left: int = 0
     """Unfinished objects still waiting after this pass (in their retry wait, or not reached before the deadline)."""
     gave_up: list[str] = field(default_factory=list)
-    """Objects this pass tried and could not finish (each one's report says why)."""
+    """Objects this pass tried and gave up on: failed (retried later) or settled with a loss (each report says why);
+    an object stopped by the deadline made progress and is only ``left``."""
     error: str | None = None
     """Why the pass itself stopped early (Object Storage could not be listed); the next invocation tries again."""
     reports: list[ObjectReport] = field(default_factory=list)
@@ -149,9 +150,9 @@ class CatchUp:
         report.records += result.delivered_through_record - result.resumed_at_record
         if result.status in ("forwarded", "damaged", "gone"):
             report.finished += 1
-        if result.status not in ("forwarded", "already-forwarded", "in-progress"):
+        if result.status in ("failed", "damaged", "gone"):
             report.gave_up.append(name)
-            report.left += result.status in ("failed", "stopped")
+        report.left += result.status in ("failed", "stopped")
 
     def _share(self, deadline: Deadline) -> Deadline:
         margin = self._settings.deadline_margin_s

@@ -358,6 +358,12 @@ class LogzioListenerStandin(LoopbackServer):
         return [a.raw for a in self.accepted]
 
     @property
+    def arrived(self) -> int:
+        """How many requests came in (bodies read), answered or not."""
+        with self._lock:
+            return self._arrived
+
+    @property
     def accepted_count(self) -> int:
         """How many lines were accepted (kept even when ``keep_records`` is off)."""
         with self._lock:
