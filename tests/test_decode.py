@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from logzio_forwarder.pipeline.decode import BOM, Decoder, Fragment, Item, Record, decode
 from logzio_forwarder.pipeline.shape import shape
+from tests.decode_reference import check_items
 
 CHUNK_SIZES = (1, 2, 3, 7, 64)
 
@@ -360,6 +361,14 @@ def test_an_unclosed_brace_does_not_hold_back_the_rest_of_a_long_stream() -> Non
     assert early[0].text == b'{"broken": [1,'
     assert [i.value for i in early[1:] if isinstance(i, Record)] == [{"n": 1}] * 20
     assert list(decoder.finish()) == []
+
+
+def test_a_damaged_stretch_cut_for_memory_at_a_blank_line_gives_no_empty_fragment() -> None:
+    data = b'}{{"{"a":1}}{\\" \\x}{"}{ xx{"a":1}}{[x\\\n\n""{"a":1}"\n'
+    decoder = Decoder(max_record_bytes=48)
+    found = [item for chunk in chunked(data, 48) for item in decoder.feed(chunk)] + list(decoder.finish())
+    assert all(f.text for f in fragments(found))
+    check_items(data, found)
 
 
 # --- resume --------------------------------------------------------------------------------------------------------

@@ -667,7 +667,7 @@ class Decoder:
                 return None
             cut = resync.blocked  # too long to wait for: ship what is already known to be damaged
             if cut > start:
-                yield self._fragment(buf, start - base, cut - base, reason or resync.reason(start, "invalid JSON"))
+                yield from self._damage(buf, start - base, cut - base, reason or resync.reason(start, "invalid JSON"))
                 self._search = (cut, None if resync.knows(cut) else "object too large", True)
                 return cut - base
             found = resync.find(buf, base, start, inclusive=inclusive, final=True, limit=self._max_record)  # data ends
@@ -677,11 +677,17 @@ class Decoder:
         cand, record = found
         if cand != start:
             stop = cand - base if cand >= 0 else len(buf)
-            yield self._fragment(buf, start - base, stop, reason or resync.reason(start, "invalid JSON"))
+            yield from self._damage(buf, start - base, stop, reason or resync.reason(start, "invalid JSON"))
         if record is None:
             return len(buf)
         yield record
         return record.end - base
+
+    def _damage(self, buf: bytes, start: int, end: int, reason: str) -> Generator[Fragment, None, None]:
+        """The fragment for ``buf[start:end]``, unless that is only whitespace (a cut at a blank line)."""
+        fragment = self._fragment(buf, start, end, reason)
+        if fragment.text:
+            yield fragment
 
     def _fragment(self, buf: bytes, start: int, end: int, reason: str) -> Fragment:
         text = buf[start:end].rstrip(b" \t\r\n")
