@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -206,54 +207,62 @@ class _Resync:
     scan of its line, within :data:`SIDE_BUDGET`. Every line is a fresh start for strings (JSON strings hold no
     raw newline), so an object still open at the end of a line joins the walk on the next one.
 
-    Offsets are stream offsets, so the state survives from one buffer to the next.
+    Offsets are stream offsets, so the state survives from one buffer to the next; candidates are numbered in
+    order (``_dropped`` + their index), and kept in two arrays, 16 bytes each, however long a stretch waits on one
+    open object.
     """
 
-    def __init__(self, start: int, record_at: RecordAt) -> None:
+    def __init__(self, start: int, record_at: RecordAt, *, inclusive: bool) -> None:
         self.at = start
         """Where the next line to read starts (the damaged line's first byte, at first)."""
-        self._first = True
+        self._first_line = True
+        self._inclusive = inclusive
+        """Whether the search's own start is a candidate (an object still open), not damage."""
         self._record_at = record_at
         self._depth = 0
         self._opens: list[tuple[int, int]] = []
-        """(depth to return to, candidate) for the walk's unclosed candidates, by depth."""
-        self._cands: list[int] = []
-        self._ends: dict[int, int] = {}
-        """Per candidate: the end of its object (not yet parsed), or why there is none (a negative code)."""
+        """(depth to return to, candidate number) for the walk's unclosed candidates, by depth."""
+        self._cands = array("q")
+        self._codes = array("q")
+        """Per candidate: the end of its object (not yet parsed), ``_OPEN``, or why there is none (negative)."""
+        self._dropped = 0
         self.blocked = start
         """After a search that needs more bytes: the first candidate still undecided (or :attr:`at`)."""
 
+    def _index(self, offset: int) -> int:
+        index = bisect.bisect_left(self._cands, offset)
+        return index if index < len(self._cands) and self._cands[index] == offset else -1
+
     def knows(self, offset: int) -> bool:
         """Whether ``offset`` was read as a candidate whose object this can still judge."""
-        index = bisect.bisect_left(self._cands, offset)
-        return index < len(self._cands) and self._cands[index] == offset and self._ends.get(offset) != _NOT_TRIED
+        index = self._index(offset)
+        return index >= 0 and self._codes[index] != _NOT_TRIED
 
     def reason(self, offset: int, default: str) -> str:
         """Why the object at ``offset`` is not a record."""
-        return _REASONS.get(self._ends.get(offset, _OPEN), default)
+        index = self._index(offset)
+        return _REASONS.get(self._codes[index], default) if index >= 0 else default
 
     def find(
         self, buf: bytes, base: int, start: int, *, inclusive: bool, final: bool, limit: int
     ) -> tuple[int, Record | None] | None:
         """The first candidate after ``start`` (or at it, if ``inclusive``) whose object parses, and its record;
         ``(-1, None)`` when none does up to the end of data; ``None`` when more bytes are needed."""
-        cands, ends = self._cands, self._ends
-        index = (bisect.bisect_left if inclusive else bisect.bisect_right)(cands, start)
-        self._forget(index)
+        cands, codes = self._cands, self._codes
+        self._forget((bisect.bisect_left if inclusive else bisect.bisect_right)(cands, start))
         index = 0
         while True:
             while index < len(cands):
-                cand = cands[index]
-                code = ends.get(cand, _OPEN)
+                cand, code = cands[index], codes[index]
                 if code == _OPEN:
                     if self.at - cand <= limit:
                         break
-                    code = ends[cand] = _TOO_LARGE
+                    code = codes[index] = _TOO_LARGE
                 if code > 0:
                     record = self._record_at(buf, cand - base, code - base)
                     if record is not None:
                         return cand, record
-                    ends[cand] = _INVALID
+                    codes[index] = _INVALID
                 index += 1
             if not self._line(buf, base, final):
                 if not final:
@@ -263,16 +272,22 @@ class _Resync:
                     return -1, None
                 self._close_all(_NOT_CLOSED)
 
-    def _forget(self, index: int) -> None:
-        """Drop what is known about candidates before ``index``: decoding has moved past them."""
-        if index:
-            for cand in self._cands[:index]:
-                self._ends.pop(cand, None)
-            del self._cands[:index]
+    def _forget(self, count: int) -> None:
+        """Drop the first ``count`` candidates: decoding has moved past them."""
+        if count:
+            del self._cands[:count]
+            del self._codes[:count]
+            self._dropped += count
+
+    def _decide(self, number: int, code: int) -> None:
+        """Record what became of candidate ``number``, unless it is forgotten or already decided."""
+        index = number - self._dropped
+        if index >= 0 and self._codes[index] == _OPEN:
+            self._codes[index] = code
 
     def _close_all(self, code: int) -> None:
-        for _, cand in self._opens:
-            self._ends.setdefault(cand, code)
+        for _, number in self._opens:
+            self._decide(number, code)
         self._opens.clear()
 
     def _line(self, buf: bytes, base: int, final: bool) -> bool:
@@ -286,65 +301,70 @@ class _Resync:
         else:
             stop = newline
         cands = self._candidates(buf, start, stop)
+        first = self._dropped + len(self._cands)
         self._cands.extend(base + cand for cand in cands)
-        inside = self._walk(buf, base, start, stop, cands, newline=newline >= 0)
+        self._codes.extend(_OPEN for _ in cands)
+        inside = self._walk(buf, start, stop, cands, first)
         if inside:
-            self._check_alone(buf, base, inside, start, stop, newline=newline >= 0)
+            self._check_alone(buf, inside, start, stop, newline=newline >= 0)
         self.at = base + (stop + 1 if newline >= 0 else stop)
-        self._first = False
+        self._first_line = False
         if newline < 0:
             self._close_all(_NOT_CLOSED)
         return True
 
     def _candidates(self, buf: bytes, start: int, stop: int) -> list[int]:
         found = []
-        if not self._first:  # the damaged line's own start is never one
+        if not self._first_line:
             lead = _LEAD.match(buf, start, stop)
             if lead is not None:
                 found.append(lead.end() - 1)
+        elif self._inclusive:  # the search's own start (a "{") is the first candidate
+            found.append(start)
         found.extend(joint.end() - 1 for joint in _JOINT.finditer(buf, start, stop))
         return found
 
-    def _walk(self, buf: bytes, base: int, pos: int, stop: int, cands: list[int], *, newline: bool) -> list[int]:
-        """Follow the braces of one line from the walk's state; returns the candidates it saw inside strings."""
-        ends, opens, depth = self._ends, self._opens, self._depth
+    def _walk(self, buf: bytes, pos: int, stop: int, cands: list[int], first: int) -> list[tuple[int, int]]:
+        """Follow the braces of one line, from its start ``pos``, from the walk's state (candidate ``cands[k]`` is
+        number ``first + k``); returns (position, number) of the candidates it saw inside strings."""
+        base = self.at - pos
+        opens, depth = self._opens, self._depth
         skip = _BETWEEN_BRACES.match
-        inside: list[int] = []
+        inside: list[tuple[int, int]] = []
         index, count = 0, len(cands)
         while True:
             if not opens:  # nothing open: start again at the next candidate
                 if index == count:
                     break
                 pos = cands[index]
-                index += 1
-                opens.append((0, base + pos))
-                depth, pos = 1, pos + 1
+                opens.append((0, first + index))
+                depth, pos, index = 1, pos + 1, index + 1
                 continue
             pos = skip(buf, pos, stop).end()  # type: ignore[union-attr]
             while index < count and cands[index] < pos:
-                inside.append(cands[index])
+                inside.append((cands[index], first + index))
                 index += 1
             if pos >= stop:
                 break
             char = buf[pos]
             if char == 0x7B:
                 if index < count and cands[index] == pos:
-                    opens.append((depth, base + pos))
+                    opens.append((depth, first + index))
                     index += 1
                 depth += 1
             elif char == 0x7D:
                 depth -= 1
                 while opens and opens[-1][0] == depth:
-                    ends.setdefault(opens.pop()[1], base + pos + 1)
+                    self._decide(opens.pop()[1], base + pos + 1)
             else:  # a string that does not close on this line: every object still open is broken
-                self._close_all(_UNTERMINATED if newline else _NOT_CLOSED)
-                inside.extend(cands[index:])
+                self._close_all(_UNTERMINATED if buf.startswith(b"\n", stop) else _NOT_CLOSED)
+                inside.extend((cands[k], first + k) for k in range(index, count))
                 break
             pos += 1
         self._depth = depth
         return inside
 
-    def _check_alone(self, buf: bytes, base: int, cands: list[int], start: int, stop: int, *, newline: bool) -> None:
+    def _check_alone(self, buf: bytes, cands: list[tuple[int, int]], start: int, stop: int, *, newline: bool) -> None:
         """Judge the candidates the walk saw inside strings, each from its own start, all within one budget."""
         budget = SIDE_BUDGET * (stop - start) + 4096
         end = stop
@@ -353,23 +373,22 @@ class _Resync:
         pieces = [m.start() + 1 for m in _PIECE_END.finditer(buf, start, end)]
         if buf[end - 1] == 0x7D:
             pieces.append(end)
-        for cand in cands:
+        base = self.at - start
+        for cand, number in cands:
             code, budget = self._pieces(buf, cand, pieces, budget)
             depth = 0
             if code == _OPEN:
                 code, used, depth = self._alone(buf, cand, stop, budget, newline)
                 budget -= used
-            if code > 0:
-                code += base
             if code != _OPEN:
-                self._ends.setdefault(base + cand, code)
+                self._decide(number, code + base if code > 0 else code)
             elif not newline:
-                self._ends.setdefault(base + cand, _NOT_CLOSED)
+                self._decide(number, _NOT_CLOSED)
             elif self._opens:  # still open at the end of the line: the walk carries it on
-                bisect.insort(self._opens, (self._depth - depth, base + cand))
+                bisect.insort(self._opens, (self._depth - depth, number))
             else:
                 self._depth = depth
-                self._opens.append((0, base + cand))
+                self._opens.append((0, number))
 
     def _pieces(self, buf: bytes, cand: int, pieces: list[int], budget: int) -> tuple[int, int]:
         """The candidate's object if it ends where the line could be split: at most :data:`MAX_MERGES` cheap
@@ -410,8 +429,6 @@ class Decoder:
         self._skip = skip
         self._max_record = max_record_bytes
         self._validator = _SimdParser()  # one per decoder: a parser is not shared between threads
-        self._open: tuple[int, int, int] | None = None
-        """An object still being scanned at the end of the buffer: (start, where to go on, depth), stream offsets."""
         self._search: tuple[int, str | None, bool] | None = None
         """Damaged bytes waiting for the next object: (their start, why, whether the start may itself be one)."""
         self._resync: _Resync | None = None
@@ -480,7 +497,7 @@ class Decoder:
                     if after != pos:
                         pos = after
                         continue
-                step = self._scanned(buf, pos, final)
+                step = self._scanned(buf, pos)
             if step is None:  # needs more bytes
                 return pos
             item, pos = step
@@ -616,26 +633,18 @@ class Decoder:
             return False
         return resync.knows(offset)
 
-    def _scanned(self, buf: bytes, pos: int, final: bool) -> _Step:
-        """Slow path: find the object's end structurally (going on where the last buffer stopped), then parse just
-        that span."""
-        start = self._base + pos
-        scan, depth = pos, 0
-        if self._open is not None and self._open[0] == start:
-            scan, depth = self._open[1] - self._base, self._open[2]
-        self._open = None
-        end, scan, depth = _scan(buf, scan, depth, len(buf))
+    def _scanned(self, buf: bytes, pos: int) -> _Step:
+        """Slow path: find the object's end structurally, then parse just that span. An object still open at the
+        end of the buffer is handed to a resynchronisation that includes it: it reads on line by line, once, and
+        so judges the records after it too (a ``{`` that never closes costs one pass, however many follow)."""
+        end = scan_object(buf, pos)
         if end == -1:  # the object goes on past this buffer
-            if not final and len(buf) - pos <= self._max_record:
-                self._open = (start, self._base + scan, depth)
-                return None
-            reason = "the object is not closed before the end of data" if final else "object too large"
-            return self._damaged(pos, reason)
+            return self._search_from(pos, None, inclusive=True)
         if end < -1:  # broken at a raw newline inside a string
-            return self._damaged(pos, "unterminated string")
+            return self._search_from(pos, "unterminated string")
         record = self._record_at(buf, pos, end)
         if record is None:
-            return self._damaged(pos, "invalid JSON")
+            return self._search_from(pos, "invalid JSON")
         return record, end
 
     def _other(self, buf: bytes, pos: int, final: bool) -> _Step:
@@ -644,14 +653,16 @@ class Decoder:
             return None, pos + 3
         if not final and len(buf) - pos < len(BOM) and BOM.startswith(buf[pos:]):
             return None  # perhaps the start of a byte-order mark
-        return self._damaged(pos, "not a JSON object")
+        return self._search_from(pos, "not a JSON object")
 
-    def _damaged(self, pos: int, reason: str) -> _Step:
-        """Bytes from ``pos`` are not a record: search for the next object after them."""
+    def _search_from(self, pos: int, reason: str | None, *, inclusive: bool = False) -> _Step:
+        """Bytes from ``pos`` are not a record (or, ``inclusive``, not yet known to be one): search for the next
+        object after them (or at ``pos``)."""
         offset = self._base + pos
-        if self._resync is None or offset >= self._resync.at:
-            self._resync = _Resync(offset, self._record_at)
-        self._search = (offset, reason, False)
+        resync = self._resync
+        if resync is None or offset >= resync.at or (inclusive and not resync.knows(offset)):
+            self._resync = _Resync(offset, self._record_at, inclusive=inclusive)
+        self._search = (offset, reason, inclusive)
         return None, pos
 
     def _resynced(self, buf: bytes, final: bool) -> Generator[Item, None, int | None]:
