@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from logzio_forwarder.pipeline.decode import BOM, Decoder, Fragment, Item, Record, decode
 from logzio_forwarder.pipeline.shape import shape
-from tests.decode_reference import check_items
+from tests.decode_reference import as_expected, check_items, reference
 
 CHUNK_SIZES = (1, 2, 3, 7, 64)
 
@@ -369,6 +369,23 @@ def test_a_damaged_stretch_cut_for_memory_at_a_blank_line_gives_no_empty_fragmen
     found = [item for chunk in chunked(data, 48) for item in decoder.feed(chunk)] + list(decoder.finish())
     assert all(f.text for f in fragments(found))
     check_items(data, found)
+
+
+BUSY_LINE = bytes.fromhex(
+    "007b0a7b7d0a7b0a0a7bfb227b5c61f2757d7b1b1b1b0200007b7d00ff200a0a7b7d00ff200a0a7dfb7b020a0a7b227b"
+    "5c006109757d7b7d7b007b00ff007b00ff5c6109757d7b7d7b007b00ff7b7d7b00ff7d7b7b7b7d7b00ff7d7b7d7b00ff"
+    "7d7b7b7b7d7b00ff7d7b7d7b7d1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b7b7cfffe757d7b7d7b070707"
+    "7d7b00fb00027b5c61757d7b7d7b7d7d7b000e7d7b7b7d7b7d7d0a"
+)
+"""Found by fuzzing: many ``}{`` around damage on one line, where a too-small budget for checking candidates
+made the items after a resume differ from the whole decode's."""
+
+
+def test_a_busy_damaged_line_decodes_by_the_rule_and_resumes_after_any_item() -> None:
+    whole = list(decode([BUSY_LINE]))
+    assert as_expected(BUSY_LINE, whole) == reference(BUSY_LINE)
+    for index, item in enumerate(whole):
+        assert list(decode(chunked(BUSY_LINE, 7), skip=item.end)) == whole[index + 1 :]
 
 
 # --- resume --------------------------------------------------------------------------------------------------------

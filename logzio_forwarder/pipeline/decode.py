@@ -39,9 +39,11 @@ of the object in memory."""
 MAX_MERGES = 8
 """How many ``}{`` inside strings one record may hold before its line goes to the structural scanner: the bound
 that keeps a line with thousands of them linear (each piece is validated at most this many times)."""
-SIDE_BUDGET = 8
-"""After damage, ``}{`` positions that lie inside a string as seen from an earlier start are scanned on their own,
-for at most this many times the length of their line; past it, later ones on that line are not tried."""
+SIDE_BUDGET = 64
+"""After damage, ``}{`` positions that lie inside a string as seen from an earlier start are checked on their own,
+for at most this many times the length of their line (plus 64 KiB); past it, later ones on that line are not
+tried. Only lines with thousands of ``}{`` inside strings next to damage get there; on those, where the damaged
+stretch is cut into fragments may depend on where a resumed read started (every byte is still delivered once)."""
 
 _NON_WS = re.compile(rb"[^ \t\r\n]")
 _SIMDJSON_ERRORS = (ValueError, RuntimeError)
@@ -366,7 +368,7 @@ class _Resync:
 
     def _check_alone(self, buf: bytes, cands: list[tuple[int, int]], start: int, stop: int, *, newline: bool) -> None:
         """Judge the candidates the walk saw inside strings, each from its own start, all within one budget."""
-        budget = SIDE_BUDGET * (stop - start) + 4096
+        budget = SIDE_BUDGET * (stop - start) + 65536
         end = stop
         while end > start and buf[end - 1] in b" \t\r":
             end -= 1
