@@ -7,12 +7,14 @@ import json
 import random
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logzio_forwarder.pipeline import decode as decode_module
 from logzio_forwarder.pipeline.decode import BOM, Decoder, Fragment, Item, Record, decode
 from logzio_forwarder.pipeline.shape import shape
 from tests.decode_reference import as_expected, check_items, reference
@@ -360,6 +362,18 @@ def test_an_unclosed_brace_does_not_hold_back_the_rest_of_a_long_stream() -> Non
     assert isinstance(early[0], Fragment)
     assert early[0].text == b'{"broken": [1,'
     assert [i.value for i in early[1:] if isinstance(i, Record)] == [{"n": 1}] * 20
+    assert list(decoder.finish()) == []
+
+
+def test_an_object_open_past_many_later_records_is_given_up_so_they_are_not_held_back() -> None:
+    """After damage, a "{" that stays open while MAX_PENDING later candidates are read counts as too large, so
+    what the decoder remembers while waiting stays small (max_record_bytes bounds the same wait in bytes)."""
+    decoder = Decoder()
+    with mock.patch.object(decode_module, "MAX_PENDING", 8):
+        early = list(decoder.feed(b'{"broken": [1,\n' + b'{"n":1}\n' * 50))
+    assert isinstance(early[0], Fragment)
+    assert (early[0].text, early[0].reason) == (b'{"broken": [1,', "object too large")
+    assert [i.value for i in early[1:] if isinstance(i, Record)] == [{"n": 1}] * 50
     assert list(decoder.finish()) == []
 
 

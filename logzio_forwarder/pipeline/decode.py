@@ -39,6 +39,9 @@ of the object in memory."""
 MAX_MERGES = 8
 """How many ``}{`` inside strings one record may hold before its line goes to the structural scanner: the bound
 that keeps a line with thousands of them linear (each piece is validated at most this many times)."""
+MAX_PENDING = 1 << 16
+"""After damage, an object still open once this many later candidates have been read is treated as too large,
+like one longer than ``max_record_bytes``: what is remembered while waiting on it stays small (16 bytes each)."""
 SIDE_BUDGET = 64
 """After damage, ``}{`` positions that lie inside a string as seen from an earlier start are checked on their own,
 for at most this many times the length of their line (plus 64 KiB); past it, later ones on that line are not
@@ -227,12 +230,15 @@ class _Resync:
         self._cands = array("q")
         self._codes = array("q")
         """Per candidate: the end of its object (not yet parsed), ``_OPEN``, or why there is none (negative)."""
-        self._dropped = 0
+        self._head = 0  # candidates before this index are forgotten (removed in bulk, now and then)
+        self._dropped = 0  # candidates removed from the arrays
         self.blocked = start
         """After a search that needs more bytes: the first candidate still undecided (or :attr:`at`)."""
+        self._passed = (-1, _OPEN)
+        """(offset, code) of the last search's own start, once judged: its reason outlives the arrays."""
 
     def _index(self, offset: int) -> int:
-        index = bisect.bisect_left(self._cands, offset)
+        index = bisect.bisect_left(self._cands, offset, self._head)
         return index if index < len(self._cands) and self._cands[index] == offset else -1
 
     def knows(self, offset: int) -> bool:
@@ -243,7 +249,8 @@ class _Resync:
     def reason(self, offset: int, default: str) -> str:
         """Why the object at ``offset`` is not a record."""
         index = self._index(offset)
-        return _REASONS.get(self._codes[index], default) if index >= 0 else default
+        code = self._codes[index] if index >= 0 else self._passed[1] if self._passed[0] == offset else _OPEN
+        return _REASONS.get(code, default)
 
     def find(
         self, buf: bytes, base: int, start: int, *, inclusive: bool, final: bool, limit: int
@@ -251,21 +258,26 @@ class _Resync:
         """The first candidate after ``start`` (or at it, if ``inclusive``) whose object parses, and its record;
         ``(-1, None)`` when none does up to the end of data; ``None`` when more bytes are needed."""
         cands, codes = self._cands, self._codes
-        self._forget((bisect.bisect_left if inclusive else bisect.bisect_right)(cands, start))
-        index = 0
+        self._forget((bisect.bisect_left if inclusive else bisect.bisect_right)(cands, start, self._head))
+        index = self._head
         while True:
             while index < len(cands):
                 cand, code = cands[index], codes[index]
                 if code == _OPEN:
-                    if self.at - cand <= limit:
+                    if self.at - cand <= limit and len(cands) - index <= MAX_PENDING:
                         break
                     code = codes[index] = _TOO_LARGE
                 if code > 0:
                     record = self._record_at(buf, cand - base, code - base)
                     if record is not None:
                         return cand, record
-                    codes[index] = _INVALID
+                    code = codes[index] = _INVALID
+                if cand == start:
+                    self._passed = (cand, code)
                 index += 1
+                if index - self._head > 4096:  # judged and passed: no search will ask again
+                    self._forget(index)
+                    index = self._head
             if not self._line(buf, base, final):
                 if not final:
                     self.blocked = cands[index] if index < len(cands) else self.at
@@ -274,18 +286,20 @@ class _Resync:
                     return -1, None
                 self._close_all(_NOT_CLOSED)
 
-    def _forget(self, count: int) -> None:
-        """Drop the first ``count`` candidates: decoding has moved past them."""
-        if count:
-            del self._cands[:count]
-            del self._codes[:count]
-            self._dropped += count
+    def _forget(self, head: int) -> None:
+        """Forget the candidates before index ``head``: decoding has moved past them. They leave the arrays once
+        they are most of them, so forgetting costs O(1) per candidate however often it is asked."""
+        self._head = head
+        if head > 1024 and 2 * head > len(self._cands):
+            del self._cands[:head]
+            del self._codes[:head]
+            self._dropped += head
+            self._head = 0
 
     def _decide(self, number: int, code: int) -> None:
         """Record what became of candidate ``number``, unless it is forgotten or already decided."""
-        index = number - self._dropped
-        if index >= 0 and self._codes[index] == _OPEN:
-            self._codes[index] = code
+        if self._undecided(number):
+            self._codes[number - self._dropped] = code
 
     def _close_all(self, code: int) -> None:
         for _, number in self._opens:
@@ -313,7 +327,13 @@ class _Resync:
         self._first_line = False
         if newline < 0:
             self._close_all(_NOT_CLOSED)
+        elif len(self._opens) > 2 * MAX_PENDING:  # drop the entries of candidates already judged
+            self._opens = [(level, n) for level, n in self._opens if self._undecided(n)]
         return True
+
+    def _undecided(self, number: int) -> bool:
+        index = number - self._dropped
+        return index >= self._head and self._codes[index] == _OPEN
 
     def _candidates(self, buf: bytes, start: int, stop: int) -> list[int]:
         found = []
