@@ -700,8 +700,9 @@ class Decoder:
                 return None
             cut = resync.blocked  # too long to wait for: ship what is already known to be damaged
             if cut > start:
-                yield from self._damage(buf, start - base, cut - base, reason or resync.reason(start, "invalid JSON"))
-                self._search = (cut, None if resync.knows(cut) else "object too large", True)
+                why = reason or resync.reason(start, "invalid JSON")
+                yield from self._damage(buf, start - base, cut - base, why)
+                self._search = (cut, None if resync.knows(cut) else why, True)
                 return cut - base
             found = resync.find(buf, base, start, inclusive=inclusive, final=True, limit=self._max_record)  # data ends
             self._resync = None
