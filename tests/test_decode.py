@@ -377,6 +377,20 @@ def test_an_object_open_past_many_later_records_is_given_up_so_they_are_not_held
     assert list(decoder.finish()) == []
 
 
+def test_a_long_non_json_stretch_is_shipped_in_fragments_cut_at_line_starts() -> None:
+    """So that no fragment is long enough for shaping to shorten it: a CSV put in the bucket loses nothing."""
+    lines = [b"csv,line,%04d,text" % i for i in range(40)]
+    data = b"\n".join(lines) + b'\n{"ok":1}\n'
+    with mock.patch.object(decode_module, "FRAGMENT_BYTES", 100):
+        found = assert_chunking_invariant(data)
+    texts = [f.text for f in fragments(found)]
+    assert len(texts) > 5
+    assert all(len(text) <= 100 + len(lines[0]) for text in texts)
+    assert b"\n".join(texts) == b"\n".join(lines)
+    assert all(f.reason == "not a JSON object" for f in fragments(found))
+    assert values(found[len(texts) :]) == [{"ok": 1}]
+
+
 def test_a_damaged_stretch_cut_for_memory_at_a_blank_line_gives_no_empty_fragment() -> None:
     data = b'}{{"{"a":1}}{\\" \\x}{"}{ xx{"a":1}}{[x\\\n\n""{"a":1}"\n'
     decoder = Decoder(max_record_bytes=48)

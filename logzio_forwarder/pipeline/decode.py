@@ -39,6 +39,9 @@ of the object in memory."""
 MAX_MERGES = 8
 """How many ``}{`` inside strings one record may hold before its line goes to the structural scanner: the bound
 that keeps a line with thousands of them linear (each piece is validated at most this many times)."""
+FRAGMENT_BYTES = 256 * 1024
+"""A damaged stretch longer than this is shipped as several fragments, cut where a line starts, so none is long
+enough for shaping to shorten it (the listener takes lines up to 500,000 bytes): a non-JSON object loses nothing."""
 MAX_PENDING = 1 << 16
 """After damage, an object still open once this many later candidates have been read is treated as too large,
 like one longer than ``max_record_bytes``: what is remembered while waiting on it stays small (16 bytes each)."""
@@ -256,7 +259,9 @@ class _Resync:
         self, buf: bytes, base: int, start: int, *, inclusive: bool, final: bool, limit: int
     ) -> tuple[int, Record | None] | None:
         """The first candidate after ``start`` (or at it, if ``inclusive``) whose object parses, and its record;
-        ``(-1, None)`` when none does up to the end of data; ``None`` when more bytes are needed."""
+        ``(-1, None)`` when none does up to the end of data; ``(offset, None)`` when the damaged bytes from ``start``
+        grew past :data:`FRAGMENT_BYTES` (ship them up to that line start or undecided candidate and search on from
+        there); ``None`` when more bytes are needed."""
         cands, codes = self._cands, self._codes
         self._forget((bisect.bisect_left if inclusive else bisect.bisect_right)(cands, start, self._head))
         index = self._head
@@ -278,9 +283,11 @@ class _Resync:
                 if index - self._head > 4096:  # judged and passed: no search will ask again
                     self._forget(index)
                     index = self._head
+            self.blocked = cands[index] if index < len(cands) else self.at
+            if self.blocked - start > FRAGMENT_BYTES:
+                return self.blocked, None
             if not self._line(buf, base, final):
                 if not final:
-                    self.blocked = cands[index] if index < len(cands) else self.at
                     return None
                 if not self._opens:
                     return -1, None
@@ -707,11 +714,15 @@ class Decoder:
             found = resync.find(buf, base, start, inclusive=inclusive, final=True, limit=self._max_record)  # data ends
             self._resync = None
             assert found is not None
-        self._search = None
         cand, record = found
+        why = reason or resync.reason(start, "invalid JSON")
+        if record is None and cand >= 0:  # a long damaged stretch: this much of it now, the rest after
+            yield from self._damage(buf, start - base, cand - base, why)
+            self._search = (cand, None if resync.knows(cand) else why, True)
+            return cand - base
+        self._search = None
         if cand != start:
-            stop = cand - base if cand >= 0 else len(buf)
-            yield from self._damage(buf, start - base, stop, reason or resync.reason(start, "invalid JSON"))
+            yield from self._damage(buf, start - base, cand - base if cand >= 0 else len(buf), why)
         if record is None:
             return len(buf)
         yield record
