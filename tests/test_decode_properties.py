@@ -5,7 +5,11 @@
 * the items are those of the rule written naively (``decode_reference.reference``), whatever the chunking;
 * nothing raises.
 
-Example counts are modest so the suite stays fast; ``DECODE_HYPOTHESIS_PROFILE=decode-long`` runs many more.
+Example counts are modest and the examples fixed (derandomized) so the suite stays fast and CI deterministic;
+``DECODE_HYPOTHESIS_PROFILE=decode-long`` runs thousands of random ones (``make fuzz`` goes further).
+
+The first property holds by the rule unless the damage itself makes a valid object that reaches over the next
+record; nothing in the generated damage has done so in the long runs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ from logzio_forwarder.pipeline.decode import BOM, Item, Record, decode
 from tests.decode_reference import as_expected, check_items, reference
 
 settings.register_profile(
-    "decode", max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    "decode",
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "decode-long", max_examples=3000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
