@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 APP    ?= logzio
 FN     ?= logzio-from-bucket
 
-.PHONY: help venv test lint check-iac demo bench stack deploy configure replay clean
+.PHONY: help venv test lint check-iac demo bench fuzz stack deploy configure replay clean
 
 help:
 	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint      ruff + mypy --strict"
 	@echo "make check-iac checkov + terraform fmt on deploy/terraform; also init, validate, test with TF_PROVIDER_MIRROR=<mirror>"
 	@echo "make bench     benchmark against the seed's PoC (writes bench/out/ and the results block of docs/performance.md)"
+	@echo "make fuzz      fuzz the decoder with atheris for FUZZ_SECONDS (default 300; not part of make test)"
 	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack"
 	@echo "make deploy    fn -v deploy --app \$$APP"
 	@echo "make configure fn config function \$$APP \$$FN <key> <value> for every key set in the environment"
@@ -55,6 +56,17 @@ demo: venv
 
 bench: venv
 	$(PY) -m bench
+
+# Coverage-guided fuzzing of the decoder (tests/fuzz_decode.py). atheris is installed into the venv on first use;
+# the corpus is kept in $(VENV)/fuzz/corpus, a failing input is saved as $(VENV)/fuzz/crash-*.
+ATHERIS      ?= atheris==3.0.0
+FUZZ_SECONDS ?= 300
+
+fuzz: venv
+	$(PY) -c 'import atheris' 2>/dev/null || $(PY) -m pip install --quiet '$(ATHERIS)'
+	mkdir -p $(VENV)/fuzz/corpus
+	$(PY) -m tests.fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+		-dict=tests/fuzz_decode.dict -artifact_prefix=$(VENV)/fuzz/ $(VENV)/fuzz/corpus
 
 # Deployment (deploy/README.md). APP and FN default to the seed's names; see deploy/fnctl.py for the details.
 PREFIX  ?= audit/

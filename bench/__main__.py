@@ -1,15 +1,17 @@
 """``python -m bench`` (``make bench``): the seed's PoC vs ``convert`` vs the whole function, as whole processes.
 
-For every size it generates (once, cached under ``bench/data``) a ``poc-safe`` object and a ``mixed`` one, then
+For every size it generates (once, cached under ``bench/data``) a ``poc-safe``, a ``mixed`` and a ``joined-braces``
+object, then
 runs the cases round-robin -- baseline, convert, convert, function, baseline, ... -- so drift on the machine
 (thermal, other tenants) spreads over all runners alike. Each run is a fresh child process:
 
 * ``baseline``: ``python -m bench.baseline FILE`` (the seed's transform) on the poc-safe object, stdout to
   /dev/null; wall time and peak RSS from ``os.wait4``'s rusage of that child;
-* ``convert``: ``python -m logzio_forwarder convert FILE`` on both objects, stdout to /dev/null; same measures;
-* ``function``: ``python -m bench.function_run FILE --json`` on the mixed object: the real fdk server, invoked over
-  its unix socket with an Object-Create event, fetching from the Object Storage stand-in and shipping to the
-  listener stand-in (both in a separate helper process); wall time of the invoke and the fdk server's own VmHWM.
+* ``convert``: ``python -m logzio_forwarder convert FILE`` on every object, stdout to /dev/null; same measures;
+* ``function``: ``python -m bench.function_run FILE --json`` on the mixed and joined-braces objects: the real fdk
+  server, invoked over its unix socket with an Object-Create event, fetching from the Object Storage stand-in and
+  shipping to the listener stand-in (both in a separate helper process); wall time of the invoke and the fdk
+  server's own VmHWM.
 
 Throughput is uncompressed object MB (10^6 bytes) per wall second; the table shows medians over the runs. Results
 go to stdout, ``bench/out/results.md`` (+ ``results.json`` with every run), and between the
@@ -43,6 +45,9 @@ OUT = BENCH / "out"
 README = ROOT / "docs" / "performance.md"
 MB = 1_000_000
 RUNNERS = ("baseline", "convert", "function")
+LAYOUTS = ("poc-safe", "mixed", "joined-braces")
+"""Layouts ``convert`` runs on by default (``bench.generate`` says what each is)."""
+FUNCTION_LAYOUTS = ("mixed", "joined-braces")
 IMPORT_PACKAGES = ("oci", "fdk", "requests", "orjson", "isal", "logzio_forwarder")
 LAZY_OCI = "oci.auth.signers, oci.object_storage"
 """What the forwarder imports from oci inside functions, i.e. on the first invocation rather than at import."""
@@ -374,8 +379,9 @@ def function_details(rows: list[Row]) -> list[str]:
         warm_mib = None if warm is None else warm / 1024
         requests = row.ok_runs[0].extra.get("listener", {}).get("requests")
         out.append(
-            f"- function, {row.case.size_mb} MB (medians): invoke {_fmt(invoke, '.2f')} s, fdk server CPU "
-            f"{_fmt(cpu, '.2f')} s ({_fmt(share, '.0f')} % of the invoke), stand-ins CPU {_fmt(standins, '.2f')} s, "
+            f"- function, {row.case.size_mb} MB {row.case.layout} (medians): invoke {_fmt(invoke, '.2f')} s, "
+            f"fdk server CPU {_fmt(cpu, '.2f')} s ({_fmt(share, '.0f')} % of the invoke), "
+            f"stand-ins CPU {_fmt(standins, '.2f')} s, "
             f"{requests} POSTs; fdk server peak after the warm-up invoke {_fmt(warm_mib, '.1f')} MiB; "
             f"first (cold) invoke, 1-record object: {_fmt(cold, '.2f')} s"
         )
@@ -388,12 +394,14 @@ def targets(rows: list[Row], colds: list[dict[str, Any]]) -> list[str]:
 
     base = baselines(rows)
     lines: list[str] = []
-    conv50 = find(50, "poc-safe", "convert")
-    if conv50 is not None and conv50.mb_s and 50 in base:
-        ratio = conv50.mb_s / base[50]
-        lines.append(f"convert >= 6x baseline at 50 MB: {ratio:.2f}x: {'met' if ratio >= 6 else 'NOT met'}")
-    else:
-        lines.append("convert >= 6x baseline at 50 MB: not measured")
+    for layout in ("poc-safe", "joined-braces"):
+        conv50 = find(50, layout, "convert")
+        if conv50 is not None and conv50.mb_s and 50 in base:
+            ratio = conv50.mb_s / base[50]
+            verdict = "met" if ratio >= 6 else "NOT met"
+            lines.append(f"convert >= 6x baseline at 50 MB ({layout}): {ratio:.2f}x: {verdict}")
+        else:
+            lines.append(f"convert >= 6x baseline at 50 MB ({layout}): not measured")
     for runner, layout in (("convert", "poc-safe"), ("convert", "mixed"), ("function", "mixed")):
         row = find(500, layout, runner)
         if row is not None and row.ok_runs:
@@ -406,12 +414,23 @@ def targets(rows: list[Row], colds: list[dict[str, Any]]) -> list[str]:
             share = fn.mb_s / conv.mb_s
             verdict = "met" if share >= 0.8 else "NOT met"
             lines.append(f"function >= 80 % of convert at {size} MB (mixed): {share * 100:.0f} %: {verdict}")
+        lines.extend(_cpu_ratio(find(size, layout, "function"), find(size, layout, "convert")) for layout in LAYOUTS)
     lines.extend(
         f"cold start `{c['statement']}`: {c['total_ms']:.0f} ms of imports (tracked, no numeric target)"
         for c in colds
         if "total_ms" in c
     )
     return lines
+
+
+def _cpu_ratio(fn: Row | None, conv: Row | None) -> str:
+    """The function's own CPU for an object against convert's: the cost of shipping on top of decoding."""
+    if fn is None or conv is None or not fn.cpu_mb_s or not conv.cpu_mb_s:
+        return ""
+    ratio = conv.cpu_mb_s / fn.cpu_mb_s
+    verdict = "met" if ratio <= 1.3 else "NOT met"
+    c = fn.case
+    return f"function CPU <= 1.3x convert CPU at {c.size_mb} MB ({c.layout}): {ratio:.2f}x: {verdict}"
 
 
 def cold_lines(colds: list[dict[str, Any]]) -> list[str]:
@@ -462,7 +481,7 @@ def render(
         out += ["", *details]
     if objects:
         out += ["", "Objects:", *(f"- {name}: {note}" for name, note in objects.items())]
-    out += ["", "Targets:", *(f"- {line}" for line in targets(rows, colds))]
+    out += ["", "Targets:", *(f"- {line}" for line in targets(rows, colds) if line)]
     if colds:
         out += ["", "Cold start:", *cold_lines(colds)]
     return "\n".join(out) + "\n"
@@ -502,7 +521,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", default="5,50,500", help="object sizes in MB, uncompressed (default 5,50,500)")
     p.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     p.add_argument("--only", default=",".join(RUNNERS), help="runners to run (default baseline,convert,function)")
-    p.add_argument("--layouts", default="poc-safe,mixed", help="layouts for convert (default poc-safe,mixed)")
+    p.add_argument("--layouts", default=",".join(LAYOUTS), help=f"layouts for convert (default {','.join(LAYOUTS)})")
+    p.add_argument(
+        "--function-layouts",
+        default=",".join(FUNCTION_LAYOUTS),
+        help=f"layouts for function (default {','.join(FUNCTION_LAYOUTS)})",
+    )
     p.add_argument(
         "--big-baseline-runs",
         type=int,
@@ -521,6 +545,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.only = [r for r in args.only.split(",") if r]
     args.layouts = [x for x in args.layouts.split(",") if x]
+    args.function_layouts = [x for x in args.function_layouts.split(",") if x]
     bad = set(args.only) - set(RUNNERS)
     if bad:
         p.error(f"unknown runner(s) {', '.join(sorted(bad))}; choose from {', '.join(RUNNERS)}")
@@ -536,7 +561,7 @@ def plan(args: argparse.Namespace) -> list[Case]:
         if "convert" in args.only:
             cases.extend(Case(size, layout, "convert") for layout in args.layouts)
         if "function" in args.only:
-            cases.append(Case(size, "mixed", "function"))
+            cases.extend(Case(size, layout, "function") for layout in args.function_layouts)
     return cases
 
 

@@ -16,6 +16,9 @@ Layouts (one *unit* ends with ``\\n``):
   records joined ``}{`` on one line, ~5 % one record pretty-printed over many lines (``indent=2``).
 * ``poc-safe``: the same without pretty-printed records -- the only shape the seed PoC's text rewrite can parse.
 * ``ndjson``: one compact record per line (the best case; used by ``bench.floor``).
+* ``joined-braces``: the ``poc-safe`` mix (a fifth of the records joined ``}{``), but every record carries ``}{``
+  inside a string value (a user agent or a request parameter), so a split at every ``}{`` goes wrong on every
+  joined line.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 
 GENERATOR_VERSION = 2
 DATA_DIR = Path(__file__).resolve().parent / "data"
-LAYOUTS = ("mixed", "poc-safe", "ndjson")
+LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces")
 MB = 1_000_000
 """Sizes and throughputs use decimal megabytes of *uncompressed* object text."""
 
@@ -306,8 +309,14 @@ def _headers(
     return req_headers, resp_headers
 
 
-def _record(u: Universe, target: int) -> dict[str, Any]:
-    """One audit record with ``@@ID@@``/``@@TIME@@``/``@@ING@@`` placeholders, about ``target`` bytes compact."""
+def _braced_user_agent(rng: random.Random, ua: str) -> str:
+    """A client that puts its own tags in the user agent: ``}{`` inside a string value."""
+    return ua + f" ext/{{{rng.choice(['cli', 'tf', 'sdk'])}}}{{{rng.randrange(1, 99)}}}"
+
+
+def _record(u: Universe, target: int, braces: bool = False) -> dict[str, Any]:
+    """One audit record with ``@@ID@@``/``@@TIME@@``/``@@ING@@`` placeholders, about ``target`` bytes compact;
+    with ``braces``, one string value (the user agent or a request parameter) is sure to hold ``}{``."""
     rng = u.rng
     service, event, action, kind, template, status = rng.choice(EVENTS)
     comp_name, comp_id = rng.choice(u.compartments)
@@ -319,6 +328,8 @@ def _record(u: Universe, target: int) -> dict[str, Any]:
     display = rng.choice(DISPLAY_NAMES)
     ip = rng.choice(u.ips)
     ua = rng.choice(USER_AGENTS)
+    braced_ua = braces and rng.random() < 0.5
+    ua = _braced_user_agent(rng, ua) if braced_ua else ua
     t0 = 1_793_000_000_000 + rng.randrange(10**9)
     request_id = u.opc_id()
     obj = f"reports/{rng.choice(['2026', '2027'])}/{display}-{rng.randrange(10**6)}.csv"
@@ -329,6 +340,8 @@ def _record(u: Universe, target: int) -> dict[str, Any]:
     if rng.random() < 0.15:
         # `}{` inside a value: a text rewrite that replaces `}{` corrupts it; a parser does not care.
         parameters["fields"] = ['{"name":"x"}{"name":"y"}']
+    if braces and not braced_ua:  # a filter given as concatenated JSON
+        parameters["filter"] = ['{"lifecycleState":"RUNNING"}{"lifecycleState":"STOPPED"}']
     req_headers, resp_headers = _headers(u, action=action, status=status, ua=ua, ip=ip, request_id=request_id, t0=t0)
     previous = None if action == "POST" else _state(u, rid, comp_id, display, 0)
     current = None if action == "DELETE" else _state(u, rid, comp_id, display, 0)
@@ -475,14 +488,14 @@ class Pool:
 
 
 @functools.lru_cache(maxsize=2)
-def build_pool(seed: int, n: int) -> Pool:
+def build_pool(seed: int, n: int, braces: bool = False) -> Pool:
     rng = random.Random(seed)
     u = Universe(rng)
     compact: list[list[bytes | int]] = []
     pretty: list[list[bytes | int]] = []
     for _ in range(n):
         target = rng.randrange(2048 + 64, 4096 - 64)
-        rec = _record(u, target)
+        rec = _record(u, target, braces)
         c = _compact(rec)
         if not 2048 <= len(c) + _PLACEHOLDER_GROWTH <= 4096:
             raise AssertionError(f"record of {len(c) + _PLACEHOLDER_GROWTH} bytes is outside 2-4 KB")
@@ -571,7 +584,7 @@ def generate(
         return existing
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    pool = build_pool(seed, pool_size)
+    pool = build_pool(seed, pool_size, braces=layout == "joined-braces")
     meta = Meta(path=str(path), layout=layout, target_mb=size_mb, seed=seed, compressor=f"zlib-{level}")
     target = size_mb * MB
     tmp = path.with_name(path.name + ".tmp")

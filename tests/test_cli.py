@@ -168,3 +168,29 @@ def test_help_explains_each_command(command: str) -> None:
     assert text.startswith("usage: python -m logzio_forwarder " + command)
     if command != "convert":
         assert "LOGZIO_TOKEN" in text
+
+
+def _damaged(text: str, damage: str) -> str:
+    """A torn line (the record cut by an inserted line) or a stray ``{`` inside the record."""
+    if damage == "torn-line":
+        middle = len(text) // 2
+        return text[:middle] + "\nGARBAGE\n" + text[middle:]
+    return text.replace('"data":{', '"data":{{', 1)
+
+
+@pytest.mark.parametrize("damage", ["torn-line", "stray-brace"])
+def test_convert_damage_costs_exactly_the_damaged_record(tmp_path: Path, damage: str) -> None:
+    compact = [json.dumps(r, separators=(",", ":")) for r in RECORDS]  # every record has "}{" inside a string
+    broken = _damaged(compact[2], damage)
+    text = compact[0] + "\n" + compact[1] + broken + compact[3] + "\n" + "\n".join(compact[4:]) + "\n"
+    src = tmp_path / "object.log.gz"
+    src.write_bytes(gzip.compress(text.encode()))
+    result = run("convert", str(src), "--stats")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert lines[:2] + lines[3:] == shipped(RECORDS[:2] + RECORDS[3:])  # the record joined after it included
+    fragment = lines[2]
+    assert fragment["message"] == broken  # the damaged record, kept as its raw text
+    assert fragment["forwarder"]["undecodable"] is True
+    assert fragment["forwarder"]["offset"] == text.index(broken)
+    assert json.loads(result.stderr)["undecodable"] == 1

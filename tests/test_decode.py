@@ -5,15 +5,19 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logzio_forwarder.pipeline import decode as decode_module
 from logzio_forwarder.pipeline.decode import BOM, Decoder, Fragment, Item, Record, decode
 from logzio_forwarder.pipeline.shape import shape
+from tests.decode_reference import as_expected, check_items, reference
 
 CHUNK_SIZES = (1, 2, 3, 7, 64)
 
@@ -250,11 +254,11 @@ def test_truncated_record_outside_a_string_followed_by_good_records() -> None:
     assert values([found[0], *found[2:]]) == [{"a": 1}, {"c": 3}, {"d": 4}]
 
 
-def test_balanced_but_invalid_json_loses_only_its_own_line() -> None:
+def test_balanced_but_invalid_json_spanning_lines_is_one_fragment() -> None:
     data = b'{"a": oops\n "b": 1}\n{"c":3}\n'
     found = assert_chunking_invariant(data)
-    texts = [(f.text, f.offset, f.line) for f in fragments(found)]
-    assert texts == [(b'{"a": oops', 0, 1), (b'"b": 1}', 12, 2)]
+    texts = [(f.text, f.offset, f.line, f.reason) for f in fragments(found)]
+    assert texts == [(b'{"a": oops\n "b": 1}', 0, 1, "invalid JSON")]
     assert [i.value for i in found if isinstance(i, Record)] == [{"c": 3}]
 
 
@@ -325,9 +329,15 @@ def test_no_undecodable_byte_is_dropped() -> None:
         start = item.end
     uncovered = bytes(b for b, c in zip(data, covered, strict=True) if not c)
     assert uncovered.strip(b" \t\r\n") == b"", uncovered
-    assert values([i for i in found if isinstance(i, Record)]) == [{"a": 1}, {"d": 4}, {"e": 5}]
-    # a stray byte takes the rest of its line with it (into a fragment, so still delivered)
-    assert b'}{"b":2} trailing junk' in [f.text for f in fragments(found)]
+    assert values([i for i in found if isinstance(i, Record)]) == [{"a": 1}, {"b": 2}, {"d": 4}, {"e": 5}]
+    # damage costs only itself: the stray "}" is one fragment, the record joined after it is a record
+    assert [f.text for f in fragments(found)] == [
+        b"junk before",
+        b"}",
+        b'trailing junk\n[1,2]\n{"c": "x',
+        b'\xff\xff\n"str"',
+        b'{"f":',
+    ]
 
 
 def test_fragment_line_numbers_count_multi_line_records_crlf_and_bom() -> None:
@@ -355,6 +365,57 @@ def test_an_unclosed_brace_does_not_hold_back_the_rest_of_a_long_stream() -> Non
     assert list(decoder.finish()) == []
 
 
+def test_an_object_open_past_many_later_records_is_given_up_so_they_are_not_held_back() -> None:
+    """After damage, a "{" that stays open while MAX_PENDING later candidates are read counts as too large, so
+    what the decoder remembers while waiting stays small (max_record_bytes bounds the same wait in bytes)."""
+    decoder = Decoder()
+    with mock.patch.object(decode_module, "MAX_PENDING", 8):
+        early = list(decoder.feed(b'{"broken": [1,\n' + b'{"n":1}\n' * 50))
+    assert isinstance(early[0], Fragment)
+    assert (early[0].text, early[0].reason) == (b'{"broken": [1,', "object too large")
+    assert [i.value for i in early[1:] if isinstance(i, Record)] == [{"n": 1}] * 50
+    assert list(decoder.finish()) == []
+
+
+def test_a_long_non_json_stretch_is_shipped_in_fragments_cut_at_line_starts() -> None:
+    """So that no fragment is long enough for shaping to shorten it: a CSV put in the bucket loses nothing."""
+    lines = [b"csv,line,%04d,text" % i for i in range(40)]
+    data = b"\n".join(lines) + b'\n{"ok":1}\n'
+    with mock.patch.object(decode_module, "FRAGMENT_BYTES", 100):
+        found = assert_chunking_invariant(data)
+    texts = [f.text for f in fragments(found)]
+    assert len(texts) > 5
+    assert all(len(text) <= 100 + len(lines[0]) for text in texts)
+    assert b"\n".join(texts) == b"\n".join(lines)
+    assert all(f.reason == "not a JSON object" for f in fragments(found))
+    assert values(found[len(texts) :]) == [{"ok": 1}]
+
+
+def test_a_damaged_stretch_cut_for_memory_at_a_blank_line_gives_no_empty_fragment() -> None:
+    data = b'}{{"{"a":1}}{\\" \\x}{"}{ xx{"a":1}}{[x\\\n\n""{"a":1}"\n'
+    decoder = Decoder(max_record_bytes=48)
+    found = [item for chunk in chunked(data, 48) for item in decoder.feed(chunk)] + list(decoder.finish())
+    assert all(f.text for f in fragments(found))
+    check_items(data, found)
+
+
+BUSY_LINE = bytes.fromhex(
+    "007b0a7b7d0a7b0a0a7bfb227b5c61f2757d7b1b1b1b0200007b7d00ff200a0a7b7d00ff200a0a7dfb7b020a0a7b227b"
+    "5c006109757d7b7d7b007b00ff007b00ff5c6109757d7b7d7b007b00ff7b7d7b00ff7d7b7b7b7d7b00ff7d7b7d7b00ff"
+    "7d7b7b7b7d7b00ff7d7b7d7b7d1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b7b7cfffe757d7b7d7b070707"
+    "7d7b00fb00027b5c61757d7b7d7b7d7d7b000e7d7b7b7d7b7d7d0a"
+)
+"""Found by fuzzing: many ``}{`` around damage on one line, where a too-small budget for checking candidates
+made the items after a resume differ from the whole decode's."""
+
+
+def test_a_busy_damaged_line_decodes_by_the_rule_and_resumes_after_any_item() -> None:
+    whole = list(decode([BUSY_LINE]))
+    assert as_expected(BUSY_LINE, whole) == reference(BUSY_LINE)
+    for index, item in enumerate(whole):
+        assert list(decode(chunked(BUSY_LINE, 7), skip=item.end)) == whole[index + 1 :]
+
+
 # --- resume --------------------------------------------------------------------------------------------------------
 
 
@@ -370,8 +431,7 @@ def test_mixed_stream_is_chunking_invariant() -> None:
         "Record",
         "Fragment",
         "Record",
-        "Fragment",
-        "Fragment",
+        "Fragment",  # "[1]" and the cut record after it: damaged bytes up to the next object are one fragment
         "Record",
         "Fragment",
         "Record",
@@ -392,8 +452,7 @@ def test_resume_keeps_line_numbers_and_offsets_of_later_fragments() -> None:
     later = fragments(list(decode(chunked(MIXED, 2), skip=skip)))
     assert [(f.text, f.offset, f.line) for f in later] == [
         (b"garbage", MIXED.index(b"garbage"), 6),
-        (b"[1]", MIXED.index(b"[1]"), 8),
-        (b'{"f": "cut', MIXED.index(b'{"f"'), 9),
+        (b'[1]\n{"f": "cut', MIXED.index(b"[1]"), 8),
         (b"\xff", MIXED.index(b"\xff"), 11),
     ]
 
@@ -463,3 +522,152 @@ def test_any_layout_round_trips_whatever_the_chunking(
     if expected:
         middle = len(found) // 2
         assert list(decode(chunks, skip=found[middle].end)) == found[middle + 1 :]
+
+
+# --- resynchronisation: damage costs only the damaged record ------------------------------------------------------
+
+AUDIT = [
+    {"id": f"r{i}", "time": f"2026-11-01T10:00:0{i}.000Z", "ua": "cli/1 ext/{tf}{9}", "p": ['{"a":1}{"b":2}']}
+    for i in range(5)
+]
+"""Records that, like real ones, carry ``}{`` inside string values."""
+
+
+def _compact(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _laid_out(texts: list[bytes], layout: str) -> bytes:
+    if layout == "one-per-line":
+        return b"".join(t + b"\n" for t in texts)
+    if layout == "joined":
+        return b"".join(texts) + b"\n"
+    return b"".join(t + b"\r\n" for t in texts)
+
+
+def _texts(layout: str) -> list[bytes]:
+    if layout == "multi-line-crlf":
+        return [json.dumps(r, indent=2).replace("\n", "\r\n").encode() for r in AUDIT]
+    return [_compact(r) for r in AUDIT]
+
+
+def _before(text: bytes, insert: bytes, where: bytes) -> bytes:
+    at = text.index(where)
+    return text[:at] + insert + text[at:]
+
+
+LAYOUT_NAMES = ["one-per-line", "joined", "crlf", "multi-line-crlf"]
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
+    "torn-by-a-garbage-line": lambda text: text[: len(text) // 2] + b"\nGARBAGE\n" + text[len(text) // 2 :],
+    "stray-open-brace": lambda text: _before(text, b"{", b'"cli'),
+    "stray-quote": lambda text: _before(text, b'"', b'"ua"'),
+    "cut-short": lambda text: text[: len(text) // 2] + b"\n",
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUT_NAMES)
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damage_costs_exactly_the_damaged_record(layout: str, damage: str) -> None:
+    texts = _texts(layout)
+    texts[2] = DAMAGE[damage](texts[2])
+    data = _laid_out(texts, layout)
+    found = assert_chunking_invariant(data)
+    assert values([i for i in found if isinstance(i, Record)]) == [AUDIT[0], AUDIT[1], AUDIT[3], AUDIT[4]]
+    (fragment,) = fragments(found)
+    assert fragment.text == data[fragment.offset : fragment.end]
+    assert fragment.offset == data.index(texts[2])
+    assert texts[2].startswith(fragment.text) or damage == "torn-by-a-garbage-line"
+    assert fragment.reason
+
+
+def test_a_brace_at_a_line_start_inside_a_damaged_record_starts_an_object() -> None:
+    """The rule: after damage, a "{" at the start of a line whose object parses is where decoding resumes, even
+    when it is the damaged record's own tail. Its bytes are kept either way, and the next record is intact."""
+    text = json.dumps(AUDIT[2], indent=2).encode()
+    at = text.index(b'"ua"')
+    data = text[:at] + b"{" + text[at:] + b"\n" + _compact(AUDIT[3]) + b"\n"
+    found = assert_chunking_invariant(data)
+    tail = data[at : data.index(b"\n}", at) + 2]
+    assert [type(i).__name__ for i in found] == ["Fragment", "Record", "Record"]
+    assert isinstance(found[0], Fragment)
+    assert found[0].text == text[:at].rstrip()
+    assert values(found[1:]) == [orjson.loads(tail), AUDIT[3]]
+
+
+def test_the_damaged_record_is_one_fragment_with_its_garbage_line() -> None:
+    text = _compact(AUDIT[2])
+    data = _compact(AUDIT[1]) + b"\n" + text[:30] + b"\nGARBAGE\n" + text[30:] + _compact(AUDIT[3]) + b"\n"
+    found = assert_chunking_invariant(data)
+    assert [type(i).__name__ for i in found] == ["Record", "Fragment", "Record"]
+    fragment = found[1]
+    assert isinstance(fragment, Fragment)
+    assert fragment.text == text[:30] + b"\nGARBAGE\n" + text[30:]
+    assert (fragment.offset, fragment.line, fragment.reason) == (len(_compact(AUDIT[1])) + 1, 2, "unterminated string")
+
+
+def test_a_stray_closing_brace_costs_only_itself() -> None:
+    data = b'{"a":1}}{"b":2}\n'
+    found = assert_chunking_invariant(data)
+    assert found[0] == Record({"a": 1}, b'{"a":1}', 7)
+    assert isinstance(found[1], Fragment)
+    assert (found[1].text, found[1].offset, found[1].end) == (b"}", 7, 8)
+    assert found[2] == Record({"b": 2}, b'{"b":2}', 15)
+
+
+def test_an_open_quote_does_not_hide_the_record_joined_after_it() -> None:
+    # from the damaged record's start, the next record's "{" lies inside a string: it is judged on its own
+    data = b'{"ua":"x}{y","n":"oops}{"next":2}\n{"last":3}\n'
+    found = assert_chunking_invariant(data)
+    assert values([i for i in found if isinstance(i, Record)]) == [{"next": 2}, {"last": 3}]
+    assert [f.text for f in fragments(found)] == [b'{"ua":"x}{y","n":"oops}']
+
+
+def test_a_multi_line_record_joined_after_damage_is_found() -> None:
+    data = b'{"a":"p}{q","z":"x"y"}{\n  "b": 1\n}\n{"c":2}\n'
+    found = assert_chunking_invariant(data)
+    assert values([i for i in found if isinstance(i, Record)]) == [{"b": 1}, {"c": 2}]
+    assert [f.text for f in fragments(found)] == [b'{"a":"p}{q","z":"x"y"}']
+
+
+def test_damage_inside_a_pretty_printed_record_resumes_at_the_next_record() -> None:
+    pretty = json.dumps({"a": 1, "b": {"c": [1, 2]}, "d": "x"}, indent=2).encode()
+    damaged = pretty.replace(b'"c"', b'"c" oops')
+    data = damaged + b"\n" + b'{"next":1}\n'
+    found = assert_chunking_invariant(data)
+    assert [(type(i).__name__) for i in found] == ["Fragment", "Record"]
+    assert isinstance(found[0], Fragment)
+    assert found[0].text == damaged
+    assert found[0].reason == "invalid JSON"
+
+
+PATHOLOGICAL = '"}{' * 3000  # a value with thousands of "}{" (and quotes) inside one string
+
+
+def test_a_string_with_thousands_of_brace_pairs_stays_one_record_when_joined() -> None:
+    records: list[dict[str, Any]] = [{"a": 1}, {"s": PATHOLOGICAL, "t": "}{" * 3000}, {"b": 2}]
+    data = b"".join(_compact(r) for r in records) + b"\n"
+    found = items(data)
+    assert values(found) == records
+    assert all(isinstance(i, Record) and i.raw is not None for i in found)
+
+
+def test_damage_next_to_a_string_with_thousands_of_brace_pairs_costs_only_itself() -> None:
+    big = _compact({"s": PATHOLOGICAL})
+    data = big[:-5] + b"\n" + big + b"{" + big + b"\n" + big + _compact({"z": 1}) + b"\n"
+    found = items(data)
+    assert values([i for i in found if isinstance(i, Record)]) == [{"s": PATHOLOGICAL}, {"s": PATHOLOGICAL}, {"z": 1}]
+    assert [f.text for f in fragments(found)] == [big[:-5], b"{" + big]
+
+
+def test_a_long_line_of_alternating_damaged_and_good_records_keeps_every_good_one() -> None:
+    good, bad = b'{"ok":1,"s":"}{"}', b'{"bad":x}'
+    data = (bad + good) * 500 + b"\n"
+    found = items(data)
+    assert [i.value for i in found if isinstance(i, Record)] == [{"ok": 1, "s": "}{"}] * 500
+    assert [f.text for f in fragments(found)] == [bad] * 500
+    assert all(f.reason == "invalid JSON" for f in fragments(found))
+
+
+def test_records_separated_by_spaces_on_one_long_line() -> None:
+    data = b" ".join([b'{"n":1}'] * 3000) + b"\n"
+    assert values(items(data)) == [{"n": 1}] * 3000

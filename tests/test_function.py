@@ -540,3 +540,28 @@ def test_a_config_error_fails_naming_the_key(
     assert says in answer.text
     assert objectstorage.requests == []
     assert listener.requests == []
+
+
+# ----- damage costs only the damaged record -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["torn-line", "stray-brace"])
+def test_damage_costs_exactly_the_damaged_record(
+    damage: str, function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records(f"damage-{damage}", 8)
+    for record in records:  # like user agents and request parameters, every record has "}{" inside a string
+        record["data"]["request"]["parameters"] = {"filter": ['{"a":1}{"b":2}']}
+    texts = [compact(r) for r in records]
+    if damage == "torn-line":
+        middle = len(texts[3]) // 2
+        broken = texts[3][:middle] + "\nGARBAGE\n" + texts[3][middle:]
+    else:
+        broken = texts[3].replace('"data":{', '"data":{{', 1)
+    text = "\n".join(texts[:3]) + "\n" + broken + texts[4] + "\n" + "\n".join(texts[5:]) + "\n"
+    summary = forward(function, objectstorage, f"audit/{damage}.log.gz", gz(text.encode()))
+    assert (summary["records"], summary["undecodable"], summary["not_delivered"]) == (8, 1, 0), summary
+    assert_each_once([r for r in listener.records if "forwarder" not in r], records[:3] + records[4:])
+    (fragment,) = [r for r in listener.records if "forwarder" in r]
+    assert fragment["message"] == broken  # the damaged record, as its raw text
+    assert fragment["forwarder"]["offset"] == text.index(broken)
