@@ -12,7 +12,9 @@ conditional on the version (the state object's own ETag) the writer last saw, so
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -246,13 +248,16 @@ class BucketState:
 
 class BackgroundSaves:
     """Saves one object's progress in a background thread, so the pipeline never waits on Object Storage between
-    batches (a PutObject is a signed round trip). Saves happen in order; a snapshot still waiting when a newer
-    one arrives is replaced by it, since the newer one records more. After the first failure nothing more is
-    written (:attr:`failed` tells the pipeline to stop sending); :meth:`flush` waits for the last save and raises
-    that failure."""
+    batches (a PutObject is a signed round trip). Saves happen in order, at most one per ``every_s`` seconds; a
+    snapshot still waiting when a newer one arrives is replaced by it, since the newer one records more. After the
+    first failure nothing more is written (:attr:`failed` tells the pipeline to stop sending); :meth:`flush` writes
+    the last snapshot at once, waits for it and raises that failure."""
 
-    def __init__(self, write: Callable[[Progress], None]) -> None:
+    def __init__(self, write: Callable[[Progress], None], every_s: float = 0.0) -> None:
         self._write_one = write
+        self._every_s = every_s
+        self._last = -math.inf
+        self._hurry = threading.Event()
         self._lock = threading.Lock()
         self._waiting: Progress | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="progress")
@@ -271,16 +276,21 @@ class BackgroundSaves:
             self._pool.submit(self._write)
 
     def _write(self) -> None:
+        pause = self._last + self._every_s - time.monotonic()
+        if pause > 0:
+            self._hurry.wait(pause)  # newer snapshots replace this one meanwhile
         with self._lock:
             snapshot, self._waiting = self._waiting, None
         if snapshot is None or self._error is not None:
             return
+        self._last = time.monotonic()
         try:
             self._write_one(snapshot)
         except Exception as exc:  # kept for flush(), which raises it in the caller's thread
             self._error = exc
 
     def flush(self) -> None:
+        self._hurry.set()
         self._pool.shutdown(wait=True)
         if self._error is not None:
             raise self._error

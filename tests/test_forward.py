@@ -24,7 +24,7 @@ from logzio_forwarder.forward import Forwarder, ObjectReport
 from logzio_forwarder.lease import Holder, Leases
 from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
 from logzio_forwarder.pipeline.source import OpenedObject
-from logzio_forwarder.state import Lease, Progress, Stored, parse_time, utcnow
+from logzio_forwarder.state import BackgroundSaves, Lease, Progress, Stored, parse_time, utcnow
 from logzio_forwarder.token import StaticToken
 
 URL = "https://listener.test:8071/"
@@ -190,7 +190,7 @@ def forward(
         sleep=lambda _: None,
     )
     leases = Leases(state, Holder(holder, deadline))
-    return Forwarder(source, shipper, leases, settings(), deadline, workers=2).forward(NAME)
+    return Forwarder(source, shipper, leases, settings(), deadline, workers=2, progress_every_s=0).forward(NAME)
 
 
 def after_batches(batches: int, *, done: bool = False, etag: str = "etag-1") -> Progress:
@@ -657,3 +657,25 @@ def test_an_object_deleted_after_forwarding_started_is_settled_as_gone(listener:
     later = forward(MemorySource(), state)
     assert (later.status, later.error, later.failing) == ("gone", None, False)
     assert listener.accepted == []
+
+
+def test_progress_writes_are_paced_and_the_last_is_never_held_back() -> None:
+    written: list[Progress] = []
+    writing, go_on = threading.Event(), threading.Event()
+
+    def write(progress: Progress) -> None:
+        writing.set()
+        go_on.wait(10)
+        written.append(progress)
+
+    saves = BackgroundSaves(write, every_s=3600)
+    saves.save(after_batches(1))
+    assert writing.wait(10)  # the first snapshot goes out at once
+    for n in range(2, 6):  # the next ones wait out the interval, each replacing the one before
+        saves.save(after_batches(n))
+    go_on.set()
+    flushing = threading.Thread(target=saves.flush)
+    flushing.start()
+    flushing.join(30)
+    assert not flushing.is_alive(), "flush writes the last snapshot at once, not after the interval"
+    assert [p.batches for p in written] == [1, 5]
