@@ -30,11 +30,11 @@ from typing import Any
 
 from .bucket import ObjectInfo, OciBucket
 from .config import Settings
-from .deadline import Deadline
+from .deadline import Deadline, parse_time
 from .errors import Conflict, ForwarderError
 from .forward import ObjectReport
 from .lease import Leases
-from .state import BucketState, Stored, iso, parse_time, utcnow
+from .state import BucketState, Stored, iso, utcnow
 
 log = logging.getLogger(__name__)
 

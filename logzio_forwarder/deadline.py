@@ -13,6 +13,15 @@ FDK_DEFAULT_SECONDS = 30.0
 """What fdk itself assumes when the Fn agent sends no ``Fn-Deadline``."""
 
 
+def parse_time(value: str) -> datetime | None:
+    """An ISO 8601 / RFC 3339 time as an aware datetime (no offset means UTC); None when it is not one."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 class Deadline:
     """A point in time on the monotonic clock (immune to wall-clock jumps); ``None`` means no deadline (CLI)."""
 
@@ -34,14 +43,10 @@ class Deadline:
         """Parse ``ctx.Deadline()``: RFC 3339 from the Fn agent (``2021-03-13T03:43:48Z``) or fdk's own
         ``isoformat()`` default with an offset and fraction. Unparseable values fall back to fdk's 30 s default."""
         if value:
-            try:
-                when = datetime.fromisoformat(value.strip().replace("z", "Z"))
-            except ValueError:
-                log.warning("unparseable Fn-Deadline %r; assuming %.0f s", value, FDK_DEFAULT_SECONDS)
-            else:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
+            when = parse_time(value.strip().replace("z", "Z"))
+            if when is not None:
                 return cls.after(when.timestamp() - time.time())
+            log.warning("unparseable Fn-Deadline %r; assuming %.0f s", value, FDK_DEFAULT_SECONDS)
         return cls.after(FDK_DEFAULT_SECONDS)
 
     def remaining(self) -> float:

@@ -62,7 +62,7 @@ class Leases:
 
     def busy(self, stored: Stored) -> bool:
         """Another holder's lease on the record is live: leave the object alone."""
-        lease = stored.progress.lease if stored.progress is not None else None
+        lease = _lease(stored)
         return lease is not None and lease.holder != self.holder.name and lease.live(self._clock())
 
     def take(self, name: str, stored: Stored, etag: str) -> Claim | None:
@@ -85,7 +85,7 @@ class Leases:
 
     def holds(self, stored: Stored) -> bool:
         """Whether the record is under this holder's lease."""
-        lease = stored.progress.lease if stored.progress is not None else None
+        lease = _lease(stored)
         return lease is not None and lease.holder == self.holder.name
 
     def renewed(self, progress: Progress) -> Progress:
@@ -125,6 +125,10 @@ class Claim:
             if not _same(again.progress, progress):
                 raise LeaseLost(f"{self.name}: another invocation took the object over; this one stopped") from None
             self._version = again.version  # our own write, retried by the SDK after its answer was lost
+
+
+def _lease(stored: Stored) -> Lease | None:
+    return stored.progress.lease if stored.progress is not None else None
 
 
 def _same(stored: Progress | None, written: Progress) -> bool:

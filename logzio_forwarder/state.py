@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from .bucket import ObjectInfo, OciBucket
+from .deadline import parse_time
 from .errors import Conflict
 
 STATE_VERSION = 1
@@ -45,14 +46,6 @@ def utcnow() -> datetime:
 
 def iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def parse_time(value: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass

@@ -18,13 +18,13 @@ import requests
 import responses
 
 from logzio_forwarder.config import Secret, Settings, load_settings
-from logzio_forwarder.deadline import Deadline
+from logzio_forwarder.deadline import Deadline, parse_time
 from logzio_forwarder.errors import Conflict, ObjectGone, SourceError
 from logzio_forwarder.forward import Forwarder, ObjectReport
 from logzio_forwarder.lease import Holder, Leases
 from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
 from logzio_forwarder.pipeline.source import OpenedObject
-from logzio_forwarder.state import BackgroundSaves, Lease, Progress, Stored, parse_time, utcnow
+from logzio_forwarder.state import BackgroundSaves, Lease, Progress, Stored, utcnow
 from logzio_forwarder.token import StaticToken
 
 URL = "https://listener.test:8071/"

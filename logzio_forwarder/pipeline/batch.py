@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from ..deadline import parse_time
 from .shape import Shaped
 
 
@@ -34,14 +34,9 @@ class Batch:
         Parsed once per batch, when the listener has acknowledged it: the largest gap between a record's event and
         its delivery, which is what the ``DeliveryLagSeconds`` metric reports.
         """
-        if self.oldest is None:
+        when = parse_time(self.oldest) if self.oldest is not None else None
+        if when is None:
             return None
-        try:
-            when = datetime.fromisoformat(self.oldest)
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         return max(0.0, time.time() - when.timestamp())
 
 
