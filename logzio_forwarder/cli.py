@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from .deadline import Deadline
     from .forward import ObjectReport
+    from .pipeline.ship import Shipper
 
 TOKEN_ENV = "LOGZIO_TOKEN"  # noqa: S105 - the name of the variable, not a token
 SHIP_DEADLINE_S = 30.0
@@ -352,11 +353,13 @@ def _size(src: str) -> int | None:
 # ----- what went wrong, in one line -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Context:
     """What a failure message needs to know about the run: the listener tried, the deadline, whether it resumes."""
 
-    def __init__(self, listener: _Listener, deadline_s: float | None, *, resumable: bool) -> None:
-        self.listener, self.deadline_s, self.resumable = listener, deadline_s, resumable
+    listener: _Listener
+    deadline_s: float | None
+    resumable: bool
 
 
 def _failed(report: ObjectReport, terminal: Terminal, context: _Context) -> int:
@@ -414,7 +417,7 @@ class _Listener:
         """Why the latest attempt got no answer; None once one was answered."""
         self._lock = threading.Lock()
 
-    def shipper(self, settings: Settings, deadline: Deadline) -> Any:
+    def shipper(self, settings: Settings, deadline: Deadline) -> Shipper:
         from .pipeline.ship import Shipper
         from .token import StaticToken
 
@@ -441,6 +444,8 @@ class _Listener:
 
 
 def _session(listener: _Listener) -> requests.Session:
+    """A requests session that reports each attempt to ``listener`` and says why one got no answer in a few words
+    (built here: ``convert`` never imports requests)."""
     import requests
 
     class Session(requests.Session):
@@ -460,7 +465,7 @@ def _session(listener: _Listener) -> requests.Session:
 def _cause(exc: BaseException) -> str:
     """The innermost cause of a requests error: ``Connection refused``, ``Name or service not known``, ``timed
     out``… (requests wraps urllib3's MaxRetryError, which holds the connection error, which holds the OSError)."""
-    while True:
+    for _ in range(16):  # a chain is a few links long; never follow a strange one for ever
         reason = getattr(exc, "reason", None)
         inner = reason if isinstance(reason, BaseException) else None
         if inner is None and exc.args and isinstance(exc.args[0], BaseException):
