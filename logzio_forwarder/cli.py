@@ -310,7 +310,10 @@ def _replay(args: argparse.Namespace, terminal: Terminal) -> int:
         raise ForwarderError(f"--config-file / --profile: {exc}") from None
     bucket = OciBucket(client, args.namespace, args.bucket, deadline)
     state = BucketState(bucket, settings.state_prefix)
-    listed = replay_names(bucket, state, args.prefix)
+    try:
+        listed = replay_names(bucket, state, args.prefix)
+    except SourceError as exc:
+        raise ForwarderError(_unlisted(exc, bucket.client, args)) from None
     if args.dry_run:
         todo = [info for info, stored in listed if settled_report(info.name, stored, info.etag) is None]
         for info in todo:
@@ -341,6 +344,16 @@ def _replay(args: argparse.Namespace, terminal: Terminal) -> int:
         failed += _failed(report, terminal, context)
     terminal.close()
     return 1 if failed else 0
+
+
+def _unlisted(exc: SourceError, client: Any, args: argparse.Namespace) -> str:
+    """Why the bucket could not be listed, naming the flags that lead there."""
+    sdk_error = exc.__context__
+    if sdk_error is not None and getattr(sdk_error, "status", None) is None:  # no answer at all
+        endpoint = getattr(getattr(client, "base_client", None), "endpoint", None) or "Object Storage"
+        where = "--endpoint" if args.endpoint else "the --profile's region; or give --endpoint"
+        return f"cannot reach {endpoint} ({where}): {_cause(sdk_error)}"
+    return f"{exc} (--namespace {args.namespace}, --bucket {args.bucket})"
 
 
 def _size(src: str) -> int | None:

@@ -526,3 +526,26 @@ def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_in
             proc.send_signal(signal.SIGINT)
         assert output.rest()[-1] == "The listener accepted 36 records in 3 requests."
         assert proc.wait(timeout=60) == 0
+
+
+def test_replay_to_a_closed_endpoint_is_one_line_naming_it(tmp_path: Path, objectstorage: ObjectStorageStandin) -> None:
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    with _closed_port() as closed:
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        flags[flags.index("--endpoint") + 1] = endpoint
+        result = run("replay", *flags, "--url", "listener.example:8071", "--deadline", "5", token=TEST_TOKEN)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line == f"error: cannot reach {endpoint} (--endpoint): Connection refused"
+
+
+def test_replay_of_a_bucket_that_is_not_there_names_the_flags(
+    tmp_path: Path, objectstorage: ObjectStorageStandin
+) -> None:
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    flags[flags.index("--bucket") + 1] = "no_such_bucket"
+    result = run("replay", *flags, "--url", "listener.example:8071", token=TEST_TOKEN)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert "BucketNotFound" in line
+    assert line.endswith(f"(--namespace {objectstorage.namespace}, --bucket no_such_bucket)")
