@@ -1,5 +1,6 @@
-# Everything a user or CI runs. Each target creates its own virtualenv first, so a fresh clone needs only
-# Python 3.11+ and make.
+# Everything a user or CI runs. The targets that run the project's Python (test, lint, demo, try, bench, fuzz)
+# create the virtualenv .venv first, so a fresh clone needs only Python 3.11+ and make; stack, configure and replay
+# need only python3, deploy the fn CLI, and check-iac makes a virtualenv of its own (.venv-iac).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -10,6 +11,7 @@ FN     ?= logzio-from-bucket
 
 help:
 	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
+	@echo "make try       start the stand-ins in the foreground and print ship and replay commands to try against them"
 	@echo "make test      run the test suite"
 	@echo "make lint      ruff + mypy --strict"
 	@echo "make check-iac checkov + terraform fmt on deploy/terraform; also init, validate, test with TF_PROVIDER_MIRROR=<mirror>"
@@ -53,6 +55,10 @@ $(IAC_VENV)/.checkov-$(CHECKOV_VERSION):
 
 demo: venv
 	$(PY) -m standins.demo
+
+.PHONY: try
+try: venv
+	$(PY) -m standins
 
 bench: venv
 	$(PY) -m bench

@@ -1,12 +1,16 @@
 """How fast could ``convert`` possibly be? Times the unavoidable steps one by one, in one process.
 
-``python -m bench.floor [FILE] [--repeat 3]`` (default FILE: ``bench/data/audit-50MB-ndjson.log.gz``, generated if
-missing). Every figure is uncompressed MB (10^6 bytes of object text) per second, median of ``--repeat``:
+``python -m bench.floor [FILE] [--repeat 3] [--clock wall|cpu]`` (default FILE: ``bench/data/audit-50MB-ndjson.log.gz``,
+generated if missing). Every figure is uncompressed MB (10^6 bytes of object text) per second, median of
+``--repeat``, by the wall clock or (``--clock cpu``, for a busy machine: every step runs on one thread) by the
+process's CPU time:
 
 * gunzip: stdlib ``zlib`` vs ``isal.isal_zlib`` decompressobj fed 256 KiB chunks, and the file-like
   ``gzip.GzipFile`` / ``isal.igzip.GzipFile`` read in 1 MiB blocks;
 * parse: ``orjson.loads`` per line (lines that are not one whole record are counted and skipped) vs ``json.loads``;
 * serialise: ``orjson.dumps`` per record vs ``json.dumps``;
+* gzip: the object's text cut into 4 MB bodies and each compressed as the shipper does (``isal.igzip.compress``
+  level 1), against ISA-L level 0 and zlib level 1 (``zlib.compress``, gzip framing), each with the size it reaches;
 * pipeline: streamed isal gunzip -> split lines -> ``orjson.loads`` -> ``orjson.dumps`` -> 4 MB batches dropped,
   with the process's peak RSS before anything else is loaded (so it is the streaming floor's memory, too).
 
@@ -17,6 +21,7 @@ not newlines (``}{`` joins, pretty-printed records) and shape each record.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import resource
@@ -37,12 +42,15 @@ from .generate import DATA_DIR, MB, generate
 CHUNK = 256 * 1024
 
 
-def _timed(fn: Callable[[], object], repeat: int) -> float:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _timed(fn: Callable[[], object], repeat: int, clock: Callable[[], float] = time.perf_counter) -> float:
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -96,8 +104,9 @@ def pipeline(compressed: bytes, batch_bytes: int = 4_000_000) -> tuple[int, int,
 class Report:
     """Prints one line per measured step and keeps the rates for the summary."""
 
-    def __init__(self, repeat: int) -> None:
+    def __init__(self, repeat: int, clock: Callable[[], float] = time.perf_counter) -> None:
         self.repeat = repeat
+        self.clock = clock
         self.rates: dict[str, float] = {}
 
     def rate(self, name: str, seconds: float, mb: float) -> None:
@@ -105,7 +114,7 @@ class Report:
         print(f"{name:<52} {mb / seconds:9.1f} MB/s   ({seconds * 1000:8.1f} ms)", flush=True)
 
     def timed(self, name: str, fn: Callable[[], object], mb: float, *, repeat: int | None = None) -> None:
-        self.rate(name, _timed(fn, repeat or self.repeat), mb)
+        self.rate(name, _timed(fn, repeat or self.repeat, self.clock), mb)
 
 
 def gunzips(r: Report, compressed: bytes, path: Path, mb: float) -> None:
@@ -165,20 +174,43 @@ def parse_and_serialise(r: Report, data: bytes, mb: float) -> float:
     return whole_mb
 
 
+BODY = 4_000_000
+"""The function's default ``batch-max-bytes``: the size of the bodies it compresses."""
+
+
+def compressions(r: Report, data: bytes, mb: float) -> None:
+    """gzip of 4 MB bodies as the shipper sends them, per codec and level, with the share of the text it leaves."""
+    bodies = [data[i : i + BODY] for i in range(0, len(data), BODY)]
+    codecs: list[tuple[str, Callable[[bytes], bytes]]] = [
+        ("gzip isal igzip.compress level 1 (4 MB bodies)", lambda b: igzip.compress(b, compresslevel=1)),
+        ("gzip isal igzip.compress level 0 (4 MB bodies)", lambda b: igzip.compress(b, compresslevel=0)),
+        ("gzip zlib.compress level 1 (4 MB bodies)", lambda b: zlib.compress(b, 1, wbits=31)),
+    ]
+    for name, compress in codecs:
+        r.timed(name, functools.partial(_compressed_size, compress, bodies), mb)
+        size = _compressed_size(compress, bodies)
+        print(f"  compressed to {size / MB:.1f} MB, {size / len(data):.1%} of the text")
+
+
+def _compressed_size(compress: Callable[[bytes], bytes], bodies: list[bytes]) -> int:
+    return sum(len(compress(body)) for body in bodies)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n\n")[0])
     p.add_argument("file", nargs="?", type=Path, default=DATA_DIR / "audit-50MB-ndjson.log.gz")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="what to time by (default: wall)")
     args = p.parse_args(argv)
     path: Path = args.file
     if not path.exists() and path == DATA_DIR / "audit-50MB-ndjson.log.gz":
         generate(50, "ndjson")
     compressed = path.read_bytes()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    r = Report(args.repeat)
-    t0 = time.perf_counter()
+    r = Report(args.repeat, CLOCKS[args.clock])
+    t0 = r.clock()
     records, unparsed, batches = pipeline(compressed)
-    t_pipe = time.perf_counter() - t0
+    t_pipe = r.clock() - t0
     rss_pipe = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     mb = _stream(_zlib_gunzip, compressed) / MB
     print(f"{path.name}: {mb:.1f} MB uncompressed, {len(compressed) / MB:.1f} MB gzip, python {sys.version.split()[0]}")
@@ -188,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{rss0 / 1024:.1f} MiB with the gzip bytes loaded -> {rss_pipe / 1024:.1f} MiB after the pipeline"
     )
     gunzips(r, compressed, path, mb)
-    whole_mb = parse_and_serialise(r, isal_zlib.decompress(compressed, wbits=31), mb)
+    text = isal_zlib.decompress(compressed, wbits=31)
+    whole_mb = parse_and_serialise(r, text, mb)
+    compressions(r, text, mb)
     seconds = mb / r.rates[GUNZIP_ISAL] + whole_mb / r.rates["orjson.loads per line"]
     seconds += whole_mb / r.rates["orjson.dumps per record"]
     print(f"{'sum: isal decompressobj + orjson.loads + orjson.dumps':<52} {mb / seconds:9.1f} MB/s")

@@ -1,6 +1,6 @@
 """One whole-function run: the real fdk server forwards an object from the Object Storage stand-in to the listener.
 
-``python -m bench.function_run FILE [--json] [--sink standin|count] [--no-warmup]``
+``python -m bench.function_run FILE [--json] [--sink standin|count] [--no-warmup] [--batch-max-bytes N]``
 
 Three processes, so the figure that matters is the function's own:
 
@@ -223,10 +223,14 @@ def _warm_up(server: Any, helper: Helper, tmp: Path, report: dict[str, Any], dea
     return True
 
 
-def run(path: Path, *, sink: str, warmup: bool, deadline_s: float) -> dict[str, Any]:
+def run(
+    path: Path, *, sink: str, warmup: bool, deadline_s: float, batch_max_bytes: int | None = None
+) -> dict[str, Any]:
     from standins.fdkserver import FdkServer
 
     report: dict[str, Any] = {"ok": False, "file": str(path), "sink": sink}
+    if batch_max_bytes is not None:
+        report["batch_max_bytes"] = batch_max_bytes
     with tempfile.TemporaryDirectory(prefix="bench-fn-") as tmp:
         helper = Helper(Path(tmp) / "principal", sink)
         try:
@@ -242,6 +246,8 @@ def run(path: Path, *, sink: str, warmup: bool, deadline_s: float) -> dict[str, 
                 "objectstorage-endpoint": hello["objectstorage"],
                 "monitoring-endpoint": hello["monitoring"],
             }
+            if batch_max_bytes is not None:
+                config["batch-max-bytes"] = str(batch_max_bytes)
             with FdkServer(config, principal_env=hello["principal_env"]) as server:
                 pid = _server_pid(server)
                 report["server_rss_at_start_kib"] = proc_status_kib(pid)["VmRSS"]
@@ -286,13 +292,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sink", choices=("standin", "count"), default="standin", help="listener: full stand-in or counter")
     p.add_argument("--no-warmup", dest="warmup", action="store_false", help="time the first (cold) invocation")
     p.add_argument("--deadline", type=float, default=300.0, help="Fn-Deadline from now, seconds (default 300)")
+    p.add_argument(
+        "--batch-max-bytes",
+        type=int,
+        metavar="N",
+        help="the function's batch-max-bytes config key (default: the function's default, 4000000)",
+    )
     p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve is not None:
         return serve(args.serve, args.sink)
     if args.file is None:
         p.error("FILE is required")
-    report = run(args.file, sink=args.sink, warmup=args.warmup, deadline_s=args.deadline)
+    report = run(
+        args.file, sink=args.sink, warmup=args.warmup, deadline_s=args.deadline, batch_max_bytes=args.batch_max_bytes
+    )
     if args.json:
         print(json.dumps(report))
     else:

@@ -1,8 +1,12 @@
 """The function's edge: an fdk request becomes a typed command; the outcome becomes a JSON response or a failure.
 
-fdk answers 502 with the exception text when the handler raises, which is how an invocation "fails" on OCI
-Functions; so every failure here is raised as a :class:`ForwarderError` whose text names the object, what went
-wrong and how to finish, with the token scrubbed from it.
+An invocation "fails" on OCI Functions when fdk answers 502; when the handler raises, fdk answers 502 with the
+exception text and logs the text with its traceback. A :class:`ForwarderError` is a failure this code expects
+(a body that is not JSON, an unknown request shape, a bad config value, records not delivered): its text already
+names the object, what went wrong and how to finish, and a traceback would only bury that. So the edge answers
+those itself with the very response fdk would build (:class:`fdk.errors.DispatchException`: 502, the text as
+body) and logs them as one line; only an unexpected error is logged with its traceback. Either way the token is
+scrubbed from the text.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import orjson
 from fdk import response
+from fdk.errors import DispatchException
 
 from .app import Outcome, execute
 from .commands import Ignore, parse_command
@@ -38,15 +43,22 @@ def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
         if isinstance(command, Ignore):
             return _answer(ctx, {"status": "ignored", "reason": command.reason}, started)
         outcome = execute(command, settings, deadline, _holder(ctx))
-    except ForwarderError:
-        raise  # our own messages: they name what was wrong and third-party text in them is already redacted
-    except Exception as exc:  # an unexpected bug: fail with a clean, token-free message
-        log.exception("unexpected error")
-        raise ForwarderError(redact(f"unexpected {type(exc).__name__}: {exc}")) from None
-    if outcome.failed:
-        _summary(outcome, started)
-        raise DeliveryIncomplete(redact(outcome.failure_message()))
+        if outcome.failed:
+            _summary(outcome, started)
+            raise DeliveryIncomplete(redact(outcome.failure_message()))
+    except ForwarderError as exc:  # our own messages: third-party text in them is already redacted
+        return _failure(ctx, str(exc))
+    except Exception as exc:  # an unexpected bug: its traceback is wanted; the answer is clean and token-free
+        return _failure(ctx, redact(f"unexpected {type(exc).__name__}: {exc}"), traceback=True)
     return _answer(ctx, outcome.to_json(), started, outcome)
+
+
+def _failure(ctx: Any, message: str, *, traceback: bool = False) -> response.Response:
+    """Fail the invocation: the 502 fdk answers for a handler that raised (status, body and headers alike), logged
+    as one line, with the traceback only when asked (called from an ``except`` block)."""
+    log.error("invocation failed: %s", message, exc_info=traceback)
+    failed: response.Response = DispatchException(ctx, 502, message).response()
+    return failed
 
 
 def _holder(ctx: Any) -> str:

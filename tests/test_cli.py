@@ -1,17 +1,35 @@
-"""The command line as a user runs it: ``python -m logzio_forwarder convert | ship`` in a subprocess."""
+"""The command line as a user runs it: ``python -m logzio_forwarder convert | ship | replay`` in a subprocess (on a
+pseudo-terminal where a terminal matters), and ``python -m standins`` (``make try``) as a user tries it."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
+import pty
+import queue
+import re
+import select
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
+from logzio_forwarder.config import KEYS
+from logzio_forwarder.pipeline.source import CHUNK
+from standins.__main__ import READY
+from standins.commandline import api_key_config, replay_flags
 from standins.listener import Answer, LogzioListenerStandin
+from standins.objectstorage import ObjectStorageStandin
 from tests.conftest import TEST_TOKEN
-from tests.integration_support import run_cli
+from tests.integration_support import BUCKET, assert_each_once, make_records, ndjson, put, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -139,7 +157,9 @@ def test_ship_fails_with_one_line_when_the_listener_rejects_the_token(
     wrong = "wrong-token-0000"
     result = run("ship", str(src), "--url", listener.url, token=wrong)
     assert result.returncode == 1
-    assert "rejected the shipping token" in result.stderr.decode()
+    [line] = result.stderr.decode().splitlines()
+    assert "rejected the shipping token" in line
+    assert line.endswith("check $LOGZIO_TOKEN and the listener (--url, --region)"), "what the user controls"
     assert wrong not in (result.stdout + result.stderr).decode()
     assert listener.records == []
 
@@ -153,7 +173,7 @@ def test_ship_says_why_records_the_listener_refused_were_not_delivered(
     listener.script(Answer(400, body=json.dumps(counts).encode()))
     result = run("ship", str(src), "--url", listener.url, token=TEST_TOKEN)
     assert result.returncode == 1
-    *_, line = result.stderr.decode().splitlines()  # after the shipper's own warning
+    [line] = result.stderr.decode().splitlines()  # the shipper's own warning only with --verbose
     assert line == (
         f"error: {src}: 2 records not delivered: "
         "the listener refused 2 lines as malformed, oversized or empty (HTTP 400)"
@@ -194,3 +214,338 @@ def test_convert_damage_costs_exactly_the_damaged_record(tmp_path: Path, damage:
     assert fragment["forwarder"]["undecodable"] is True
     assert fragment["forwarder"]["offset"] == text.index(broken)
     assert json.loads(result.stderr)["undecodable"] == 1
+
+
+# ----- one line that names what the user controls -----------------------------------------------------------------
+
+
+def _closed_port() -> socket.socket:
+    """A loopback port that refuses connections: bound, never listening (the kernel answers a connect with RST)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def test_ship_to_a_closed_port_ends_at_its_deadline_with_one_line_saying_what_was_tried_and_why(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "o.log"
+    src.write_bytes(connector_text(RECORDS))
+    with _closed_port() as closed:
+        port = closed.getsockname()[1]
+        result = run("ship", str(src), "--url", f"https://127.0.0.1:{port}", "--deadline", "2", token=TEST_TOKEN)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert re.fullmatch(
+        rf"error: {re.escape(str(src))}: 6 records not delivered: could not reach the listener "
+        rf"https://127\.0\.0\.1:{port}/ \(--url\) in \d+ attempts? within the --deadline of 2 s: Connection refused",
+        line,
+    ), line
+    report = json.loads(result.stdout)
+    assert (report["status"], report["not_delivered"]) == ("failed", 6)
+    assert "retry_at" not in report, "ship keeps no progress: nothing retries it"
+
+
+def test_ship_shows_each_attempt_only_when_verbose(tmp_path: Path) -> None:
+    src = tmp_path / "o.log"
+    src.write_bytes(connector_text(RECORDS))
+    with _closed_port() as closed:
+        url = f"https://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("ship", str(src), "--url", url, "--deadline", "5", "--verbose", token=TEST_TOKEN)
+    assert result.returncode == 1
+    *attempts, last = result.stderr.decode().splitlines()
+    assert attempts, "the first attempt fails at once and leaves seconds for another"
+    for number, line in enumerate(attempts, start=1):
+        pattern = rf"warning: listener attempt {number} failed \(ConnectionError: Connection refused\); retrying in .+"
+        assert re.fullmatch(pattern, line), line
+    assert last.startswith(f"error: {src}: 6 records not delivered: could not reach the listener {url}/")
+    assert TEST_TOKEN not in result.stderr.decode()
+
+
+def test_ship_has_a_deadline_of_its_own() -> None:
+    text = " ".join(run("ship", "--help").stdout.decode().split())
+    assert "--deadline SECONDS" in text
+    assert "(default: 30)" in text
+
+
+SRC = str(REPO / "docs" / "sample.log.gz")
+REPLAY = ("replay", "--namespace", "ns", "--bucket", "b", "--url", "listener.example:8071")
+
+
+@pytest.mark.parametrize(
+    ("argv", "flags", "exit_code"),
+    [
+        (("ship", SRC, "--url", "https://listener.example:8071/?token=abc"), ["--url", "$LOGZIO_TOKEN"], 1),
+        (("ship", SRC, "--region", "eu", "--url", "listener.example:8071"), ["--url", "--region"], 1),
+        (("ship", SRC, "--region", "mars"), ["--region"], 1),
+        (("ship", SRC), ["--url", "--region"], 1),
+        (("ship", SRC, "--url", "listener.example:8071", "--type", "oci audit"), ["--type"], 1),
+        (("ship", SRC, "--url", "listener.example:8071", "--batch-max-bytes", "5"), ["--batch-max-bytes"], 1),
+        (("ship", SRC, "--url", "listener.example:8071", "--deadline", "0"), ["--deadline"], 2),
+        ((*REPLAY, "--prefix", "forwarder-state/"), ["--prefix"], 1),
+        ((*REPLAY, "--state-prefix", "audit/state/"), ["--state-prefix", "--prefix"], 1),
+        ((*REPLAY, "--endpoint", "ftp://objectstorage.example"), ["--endpoint"], 1),
+        ((*REPLAY, "--config-file", "/nonexistent/oci_config"), ["--config-file"], 1),
+        (("replay", "--bucket", "b"), ["--namespace"], 2),
+    ],
+    ids=[
+        "token-in-url",
+        "url-and-region",
+        "unknown-region",
+        "no-listener",
+        "type-with-space",
+        "tiny-batch",
+        "zero-deadline",
+        "prefix-over-state",
+        "state-in-prefix",
+        "endpoint-not-http",
+        "no-config-file",
+        "no-namespace",
+    ],
+)
+def test_a_wrong_flag_is_one_line_naming_it(argv: tuple[str, ...], flags: list[str], exit_code: int) -> None:
+    result = run(*argv, token=TEST_TOKEN)
+    assert result.returncode == exit_code
+    assert result.stdout == b""
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("error: ")
+    for flag in flags:
+        assert flag in line
+    named_keys = [k for k in KEYS if k != "namespace" and re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", line)]
+    assert not named_keys, f"names the function's config keys {named_keys}: {line}"
+
+
+def test_ship_of_a_damaged_object_says_how_many_records_were_delivered(
+    tmp_path: Path, listener: LogzioListenerStandin
+) -> None:
+    body = b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS * 200)
+    src = tmp_path / "cut.log.gz"
+    src.write_bytes(gzip.compress(body)[:-200])
+    result = run("ship", str(src), "--url", listener.url, token=TEST_TOKEN)
+    assert result.returncode == 1
+    delivered = len(listener.records)
+    assert 0 < delivered < len(RECORDS) * 200
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(
+        f"error: {src}: {delivered} records delivered, the rest of the object is unreadable: the gzip stream is "
+    )
+    assert json.loads(result.stdout)["status"] == "damaged"
+
+
+# ----- replay on a terminal ---------------------------------------------------------------------------------------
+
+
+def _big_objects(objectstorage: ObjectStorageStandin) -> list[list[dict[str, Any]]]:
+    """Two objects of ~2 MB each (stored gzip blocks: 1 MiB chunks, so the bar moves inside each)."""
+    now = datetime.now(UTC)
+    sources = [make_records("tty-first", 1500), make_records("tty-second", 1500)]
+    for age, records in enumerate(sources):
+        data = gzip.compress(ndjson(records), compresslevel=0, mtime=0)
+        assert len(data) > 2 * CHUNK
+        put(objectstorage, f"audit/tty-{age}.log.gz", data, created=now - timedelta(minutes=5 - age))
+    return sources
+
+
+def _replay_argv(tmp_path: Path, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin) -> list[str]:
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    return [sys.executable, "-m", "logzio_forwarder", "replay", *flags, "--url", listener.url]
+
+
+def _on_a_terminal(argv: list[str], *, stdout_too: bool) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` with stderr (and stdout, if ``stdout_too``) on a pseudo-terminal, as in an interactive shell;
+    returns the exit code, what the terminal received and what stdout's pipe received."""
+    controller, terminal = pty.openpty()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal if stdout_too else subprocess.PIPE,
+        stderr=terminal,
+        env={**env, "LOGZIO_TOKEN": TEST_TOKEN},
+        cwd=REPO,
+    ) as proc:
+        os.close(terminal)
+        shown = bytearray()
+        while select.select([controller], [], [], 120)[0]:
+            try:
+                data = os.read(controller, 1 << 16)
+            except OSError:  # EIO: the last holder of the terminal (the child) has gone
+                break
+            if not data:
+                break
+            shown += data
+        piped = proc.stdout.read() if proc.stdout is not None else b""
+        code = proc.wait(timeout=60)
+    os.close(controller)
+    return code, bytes(shown), piped
+
+
+_FRAME = re.compile(rb"\] +\d+%  (\d+\.\d)/(\d+\.\d) MB, (\d+)/(\d+) objects")
+
+
+def _screen(shown: bytes) -> list[str]:
+    """The lines a terminal would show for ``shown``: ``\\r`` returns to the line's start, ``ESC[K`` clears to its
+    end, other text overwrites; what the bar drew and then wiped is gone."""
+    lines: list[str] = []
+    line: list[str] = []
+    column = 0
+    for token in re.findall(r"\x1b\[K|\r|\n|[^\r\n\x1b]+", shown.decode()):
+        if token == "\r":
+            column = 0
+        elif token == "\n":
+            lines.append("".join(line))
+            line, column = [], 0
+        elif token == "\x1b[K":
+            del line[column:]
+        else:
+            line[column : column + len(token)] = token
+            column += len(token)
+    return [*lines, "".join(line)] if line else lines
+
+
+def test_replay_on_a_terminal_draws_the_bar_on_stderr_moving_within_an_object_and_json_on_stdout(
+    tmp_path: Path, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    sources = _big_objects(objectstorage)
+    code, shown, piped = _on_a_terminal(_replay_argv(tmp_path, objectstorage, listener), stdout_too=False)
+    assert code == 0, shown
+    reports = [json.loads(line) for line in piped.decode().splitlines()]
+    assert [(r["object"], r["status"], r["records"]) for r in reports] == [
+        ("audit/tty-0.log.gz", "forwarded", 1500),
+        ("audit/tty-1.log.gz", "forwarded", 1500),
+    ]
+    frames = [(float(done), float(total), int(objects)) for done, total, objects, _ in _FRAME.findall(shown)]
+    assert frames, shown
+    first_size = objectstorage.stat(objectstorage.namespace, BUCKET, "audit/tty-0.log.gz").data
+    assert any(objects == 0 and 0 < done < len(first_size) / 1e6 for done, _, objects in frames), (
+        "the bar moves while the first object is read, not only when it is done"
+    )
+    assert frames[-1][0] == frames[-1][1], "the last frame shows every byte"
+    assert frames[-1][2] == 2
+    assert shown.endswith(b"\r\n"), "the bar's line is ended, so the shell prompt starts on a line of its own"
+    assert_each_once(listener.records, [r for records in sources for r in records])
+
+
+def test_replay_on_a_terminal_never_splits_a_json_line_with_the_bar(
+    tmp_path: Path, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    _big_objects(objectstorage)
+    code, shown, _ = _on_a_terminal(_replay_argv(tmp_path, objectstorage, listener), stdout_too=True)
+    assert code == 0, shown
+    *reports, bar = [line for line in _screen(shown) if line]
+    assert [json.loads(line)["status"] for line in reports] == ["forwarded", "forwarded"]
+    assert _FRAME.search(bar.encode()), bar
+
+
+def test_replay_without_a_terminal_draws_no_bar(
+    tmp_path: Path, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    put(objectstorage, "audit/plain.log.gz", gzip.compress(ndjson(make_records("plain", 3))))
+    argv = _replay_argv(tmp_path, objectstorage, listener)
+    result = run(*argv[3:], token=TEST_TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    assert json.loads(result.stdout)["status"] == "forwarded"
+
+
+# ----- make try ---------------------------------------------------------------------------------------------------
+
+
+class _Lines:
+    """A child's output lines, read by a thread, so the test can wait for the next one with a bound."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def next(self) -> str:
+        line = self._queue.get(timeout=120)
+        assert line is not None, "the stand-ins ended early"
+        return line
+
+    def until(self, last: str) -> list[str]:
+        lines = []
+        while (line := self.next()) != last:
+            lines.append(line)
+        return lines
+
+    def rest(self) -> list[str]:
+        lines = []
+        while (line := self._queue.get(timeout=120)) is not None:
+            lines.append(line)
+        return lines
+
+
+def _as_printed(command: str) -> subprocess.CompletedProcess[str]:
+    """Run a printed ``VAR=value program args`` line as a shell would, from the repository."""
+    argv = shlex.split(command)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    while "=" in argv[0]:
+        name, _, value = argv.pop(0).partition("=")
+        env[name] = value
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False)
+
+
+def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_ins() -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "standins"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None
+        output = _Lines(proc.stdout)
+        try:
+            printed = output.until(READY)
+            commands = [line.strip() for line in printed if line.strip().startswith("LOGZIO_TOKEN=")]
+            ship, replay = commands
+            assert " ship " in ship
+            assert " replay " in replay
+
+            shipped = _as_printed(ship)
+            assert shipped.returncode == 0, shipped.stderr
+            assert json.loads(shipped.stdout)["records"] == 12
+            replayed = _as_printed(replay)
+            assert replayed.returncode == 0, replayed.stderr
+            assert [json.loads(line)["records"] for line in replayed.stdout.splitlines()] == [12, 12]
+            again = _as_printed(replay)
+            assert (again.returncode, again.stdout) == (0, "")
+            assert "nothing to forward" in again.stderr
+
+            heard = [output.next() for _ in range(3)]
+            assert heard == ["listener: HTTP 200, 12 lines accepted, type http-bulk"] * 3
+        finally:
+            proc.send_signal(signal.SIGINT)
+        assert output.rest()[-1] == "The listener accepted 36 records in 3 requests."
+        assert proc.wait(timeout=60) == 0
+
+
+def test_replay_to_a_closed_endpoint_is_one_line_naming_it(tmp_path: Path, objectstorage: ObjectStorageStandin) -> None:
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    with _closed_port() as closed:
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        flags[flags.index("--endpoint") + 1] = endpoint
+        result = run("replay", *flags, "--url", "listener.example:8071", "--deadline", "5", token=TEST_TOKEN)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line == f"error: cannot reach {endpoint} (--endpoint): Connection refused"
+
+
+def test_replay_of_a_bucket_that_is_not_there_names_the_flags(
+    tmp_path: Path, objectstorage: ObjectStorageStandin
+) -> None:
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    flags[flags.index("--bucket") + 1] = "no_such_bucket"
+    result = run("replay", *flags, "--url", "listener.example:8071", token=TEST_TOKEN)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert "BucketNotFound" in line
+    assert line.endswith(f"(--namespace {objectstorage.namespace}, --bucket no_such_bucket)")

@@ -4,6 +4,7 @@ next change that forgets the docs fails here instead of misleading a user."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import json
 import logging
@@ -18,6 +19,7 @@ import pytest
 from bench.__main__ import MARK_END, MARK_START
 from bench.__main__ import README as BENCH_RESULTS_PAGE
 from logzio_forwarder.app import Outcome
+from logzio_forwarder.commands import parse_command
 from logzio_forwarder.config import KEYS, load_settings
 from logzio_forwarder.forward import ObjectReport
 from logzio_forwarder.metrics import METRIC_NAMES, ONLY_WHEN_NONZERO, STATUS_COUNTED_AS, UNITS
@@ -97,15 +99,159 @@ def test_the_layout_names_every_module_of_the_package() -> None:
 
 
 def test_every_make_target_the_docs_name_exists() -> None:
-    makefile = (ROOT / "Makefile").read_text()
-    targets = set(re.findall(r"^([a-z][\w-]*):(?!=)", makefile, re.MULTILINE))
-    pages = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    targets = set(MAKE_RULES)
     named: set[str] = set()
-    for page in pages:
+    for page in PAGES:
         for target in re.findall(r"(?:`|^)make ([a-z][\w-]*)", page.read_text(), re.MULTILINE):
             assert target in targets, f"{page.name} names `make {target}`, which the Makefile does not have"
             named.add(target)
-    assert {"demo", "test", "lint", "bench", "venv", "configure", "replay"} <= named
+    assert {"demo", "try", "test", "lint", "bench", "venv", "configure", "replay"} <= named
+
+
+def test_every_variable_the_docs_give_make_is_read_by_it() -> None:
+    """``make replay PREFIX=audit/``, ``TF_PROVIDER_MIRROR=… make check-iac``: the Makefile, or a script its recipe
+    runs, reads the variable (make passes command-line variables to the recipe's environment); ``make configure``
+    reads every config key under its environment name."""
+    given = 0
+    for page, command, _ in shell_commands():
+        for found in re.finditer(
+            r"((?:[A-Z][A-Z0-9_]*=\S+\s+)*)make ([a-z][\w-]*)((?:\s+[A-Z][A-Z0-9_]*=\S+)*)", command
+        ):
+            target = found.group(2)
+            scripts = "".join((ROOT / f).read_text() for f in _recipe_files(target))
+            for variable in re.findall(r"([A-Z][A-Z0-9_]*)=", found.group(1) + found.group(3)):
+                given += 1
+                key = variable.lower().replace("_", "-")  # deploy/fnctl.py configure: a config key from the env
+                read = re.search(rf"\b{variable}\b", MAKEFILE + scripts) or (key in KEYS and "KEYS" in scripts)
+                assert read, f"{page}: `{command}`: make {target} never reads {variable}"
+    assert given >= 3
+
+
+def test_the_targets_the_readme_says_create_the_virtualenv_do() -> None:
+    section = README[README.index("## Command line") : README.index("## Operating it")]
+    claim = " ".join(section.split()).split("`make venv` creates it (so do ", 1)[1].split(")", 1)[0]
+    claimed = re.findall(r"`make ([a-z][\w-]*)`", claim)
+    assert {"test", "lint", "demo", "try"} <= set(claimed)
+    for target in ["venv", *claimed]:
+        assert target == "venv" or "venv" in MAKE_RULES[target], f"make {target} does not create .venv"
+
+
+# ----- every command the docs quote -------------------------------------------------------------------------------
+
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+PAGES += sorted((ROOT / "deploy").glob("**/*.md"))
+MAKEFILE = (ROOT / "Makefile").read_text()
+MAKE_RULES = dict(re.findall(r"^([a-z][\w-]*):(?!=)(.*)$", MAKEFILE, re.MULTILINE))
+"""Each target and its prerequisites."""
+SHELLS = ("sh", "bash", "shell", "console")
+"""The languages of the code blocks whose lines are commands (an unlabelled block is a layout, a query…)."""
+
+
+def _recipe_files(target: str) -> list[str]:
+    """The repository files the recipe of ``target`` runs (``deploy/fnctl.py``, ``deploy/terraform/check.sh``)."""
+    recipe = MAKEFILE.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+    return [f for f in re.findall(r"[\w./-]+\.(?:py|sh)", recipe) if (ROOT / f).is_file()]
+
+
+def shell_commands() -> list[tuple[str, str, Path | None]]:
+    """Every shell command the docs quote: the lines of shell code blocks (comments cut, ``\\`` continuations
+    joined), with the directory a ``cd`` earlier in the block moved to, and every inline code span."""
+    found: list[tuple[str, str, Path | None]] = []
+    for page in PAGES:
+        name = str(page.relative_to(ROOT))
+        prose: list[str] = []
+        for index, part in enumerate(re.split(r"^ *```", page.read_text(), flags=re.MULTILINE)):
+            if index % 2 == 0:
+                prose.append(part)
+                continue
+            language, _, body = part.partition("\n")
+            if language.strip() not in SHELLS:
+                continue
+            cwd: Path | None = None
+            for raw in re.sub(r"\\\n\s*", " ", body).splitlines():
+                line = re.sub(r"(^|\s)#(\s.*)?$", "", raw).strip()
+                if moved := re.match(r"cd (\S+)", line):
+                    cwd = ROOT / moved.group(1)
+                if line:
+                    found.append((name, line, cwd))
+        found += [(name, span, None) for span in re.findall(r"`([^`\n]+)`", "".join(prose))]
+    return found
+
+
+@functools.cache
+def _help(*argv: str) -> str:
+    command = [sys.executable, *argv, "--help"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, f"{' '.join(argv)} --help failed: {result.stderr}"
+    return result.stdout
+
+
+def _words(arguments: str) -> list[str]:
+    """The words of a command's arguments, ``[optional]`` brackets dropped."""
+    text = arguments.replace("[", " ").replace("]", " ")
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def test_every_python_command_in_the_docs_has_the_options_it_uses() -> None:
+    """``python -m MODULE [COMMAND] --flag …``: each flag is in ``python -m MODULE [COMMAND] --help``."""
+    checked: set[str] = set()
+    for page, command, _ in shell_commands():
+        for found in re.finditer(r"(?:^|[\s/(])python3? -m ([\w.]+)([^|;&>)]*)", command):
+            module, words = found.group(1), _words(found.group(2))
+            positional = [w for w in words if not w.startswith("-")]
+            argv = ["-m", module]
+            if positional and re.search(rf"^\s+{re.escape(positional[0])}\s", _help(*argv), re.MULTILINE):
+                argv.append(positional[0])  # a subcommand
+            text = _help(*argv)
+            for flag in {w.split("=", 1)[0] for w in words if re.match(r"-[a-zA-Z-]", w)}:
+                assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), (
+                    f"{page}: `{command}`: python {' '.join(argv)} has no {flag}"
+                )
+            checked.add(" ".join(argv[1:]))
+    expected = {"logzio_forwarder convert", "logzio_forwarder ship", "logzio_forwarder replay", "bench", "bench.floor"}
+    assert expected | {"bench.function_run", "bench.pathological", "bench.metrics_cost"} <= checked
+
+
+def test_a_page_that_quotes_python_commands_says_they_run_in_the_virtualenv() -> None:
+    """A bare ``python -m …`` runs as written only in the virtualenv (the system Python lacks the dependencies)."""
+    bare = {page for page, command, _ in shell_commands() if re.search(r"(?<![/\w])python3? -m ", command)}
+    for page in bare:
+        assert ". .venv/bin/activate" in (ROOT / page).read_text(), f"{page}: say how to enter the virtualenv"
+    assert "docs/performance.md" in bare
+
+
+def _outputs(directory: Path) -> set[str]:
+    return {o for tf in directory.glob("*.tf") for o in re.findall(r'^output "(\w+)"', tf.read_text(), re.M)}
+
+
+def test_every_terraform_output_the_docs_read_exists_and_is_read_one_at_a_time() -> None:
+    """``terraform output [-raw] NAME`` takes one name; it must be an output of the stack the command runs in (the
+    directory a ``cd`` in its block moved to), or, quoted in prose, of one of the stacks."""
+    stacks = [d for d in (ROOT / "deploy" / "terraform").glob("**/") if list(d.glob("*.tf"))]
+    anywhere = set().union(*(_outputs(d) for d in stacks))
+    read = 0
+    for page, command, cwd in shell_commands():
+        for found in re.finditer(r"terraform output((?:\s+-[\w=-]+)*)((?:\s+[a-z_]\w*)*)", command):
+            names = found.group(2).split()
+            assert len(names) <= 1, f"{page}: `{command}`: terraform output takes one name at a time"
+            known = _outputs(cwd) if cwd is not None and cwd.is_dir() else anywhere
+            for name in names:
+                read += 1
+                assert name in known, f"{page}: `{command}`: no output {name!r} in {cwd or 'deploy/terraform'}"
+    assert read >= 1
+
+
+def test_every_request_body_the_docs_pipe_into_fn_invoke_is_one_the_function_accepts() -> None:
+    bodies = 0
+    for _, command, _ in shell_commands():
+        if found := re.search(r"echo '([^']+)'\s*\|\s*fn invoke", command):
+            bodies += 1
+            parse_command(found.group(1).encode(), load_settings(MINIMAL))  # raises RequestError when it is not
+    assert bodies >= 2
 
 
 def test_the_operating_section_names_every_metric() -> None:

@@ -6,7 +6,6 @@ by record, that every source record reached the listener exactly once across all
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -15,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from standins import commandline
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
 from tests.conftest import TEST_TOKEN
@@ -319,28 +317,9 @@ def test_an_event_for_the_forwarders_own_progress_object_is_ignored(
 # ----- the command line's replay ----------------------------------------------------------------------------------
 
 
-TENANCY = "ocid1.tenancy.oc1..aaaaaaaaclitenancy"
-USER = "ocid1.user.oc1..aaaaaaaacliuser"
-
-
 def api_key_config(tmp_path: Path, objectstorage: ObjectStorageStandin) -> Path:
     """An OCI CLI config file whose ``[ci]`` profile holds an API key the stand-in accepts."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = tmp_path / "api_key.pem"
-    pem.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    pem.chmod(0o600)
-    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    digest = hashlib.md5(der).hexdigest()
-    fingerprint = ":".join(digest[i : i + 2] for i in range(0, 32, 2))
-    objectstorage.register_key(f"{TENANCY}/{USER}/{fingerprint}", key.public_key())
-    config = tmp_path / "oci_config"
-    config.write_text(
-        "[DEFAULT]\nregion=us-ashburn-1\n\n"
-        f"[ci]\nuser={USER}\nfingerprint={fingerprint}\ntenancy={TENANCY}\nregion=eu-amsterdam-1\nkey_file={pem}\n"
-    )
-    return config
+    return commandline.api_key_config(tmp_path, objectstorage, profile="ci")
 
 
 def run_replay_cli(args: list[str], seen: Seen) -> subprocess.CompletedProcess[str]:
@@ -367,21 +346,7 @@ def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
         data = gz(ndjson(records))
         sizes[name] = len(data)
         put(objectstorage, name, data, created=now - timedelta(minutes=10 - age))
-    common = [
-        "replay",
-        "--namespace",
-        objectstorage.namespace,
-        "--bucket",
-        BUCKET,
-        "--prefix",
-        "audit/",
-        "--config-file",
-        str(config),
-        "--profile",
-        "ci",
-        "--endpoint",
-        objectstorage.url,
-    ]
+    common = ["replay", *commandline.replay_flags(objectstorage, config, profile="ci")]
     seen.caps.append(SMALL_CAP)
 
     dry = run_replay_cli([*common, "--dry-run"], seen)
@@ -403,7 +368,7 @@ def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
     ]
     assert_each_once(listener.records, [r for records in sources.values() for r in records])
     assert all(progress_of(objectstorage, name)["done"] for name in sources)
-    key_id = f'keyId="{TENANCY}/{USER}/{api_key_fingerprint(config)}"'
+    key_id = f'keyId="{commandline.TENANCY}/{commandline.USER}/{api_key_fingerprint(config)}"'
     assert all(key_id in r.headers["authorization"] for r in objectstorage.requests), "signed with the API key"
     assert all(r.auth_error is None for r in objectstorage.requests)
 
