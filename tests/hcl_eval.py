@@ -153,7 +153,9 @@ def parse_blocks(text: str, file: str = "") -> list[Block]:
 
 def load_stack(directory: Path) -> Stack:
     """Every ``*.tf`` file of a directory (one module), as blocks."""
-    return Stack([block for path in sorted(directory.glob("*.tf")) for block in parse_blocks(path.read_text(), path.name)])
+    return Stack(
+        [block for path in sorted(directory.glob("*.tf")) for block in parse_blocks(path.read_text(), path.name)]
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
