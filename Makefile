@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APP    ?= logzio
 FN     ?= logzio-from-bucket
 
-.PHONY: help venv test lint check-iac demo bench fuzz stack deploy configure replay clean
+.PHONY: help venv test lint check-iac demo bench fuzz stack apply deploy configure replay clean
 
 help:
 	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
@@ -17,8 +17,9 @@ help:
 	@echo "make check-iac checkov + terraform fmt on deploy/terraform; also init, validate, test with TF_PROVIDER_MIRROR=<mirror>"
 	@echo "make bench     benchmark against the seed's PoC (writes bench/out/ and the results block of docs/performance.md)"
 	@echo "make fuzz      fuzz the decoder with atheris for FUZZ_SECONDS (default 300; not part of make test)"
-	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack"
-	@echo "make deploy    fn -v deploy --app \$$APP"
+	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack (one per region)"
+	@echo "make apply     terraform apply in every subscribed region, home region first (REGIONS=\"a b\", STACK=registry)"
+	@echo "make deploy    fn build once, push the image to every region's registry (REGIONS=\"a b\")"
 	@echo "make configure fn config function \$$APP \$$FN <key> <value> for every key set in the environment"
 	@echo "make replay    fn invoke \$$APP \$$FN with a replay payload (PREFIX=audit/)"
 
@@ -74,15 +75,22 @@ fuzz: venv
 	$(PY) -m tests.fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
 		-dict=tests/fuzz_decode.dict -artifact_prefix=$(VENV)/fuzz/ $(VENV)/fuzz/corpus
 
-# Deployment (deploy/README.md). APP and FN default to the seed's names; see deploy/fnctl.py for the details.
-PREFIX  ?= audit/
-OBJECTS ?=
+# Deployment (docs/deployment.md). APP and FN default to the seed's names; see deploy/fnctl.py for the details.
+# REGIONS: a space-separated subset of the tenancy's regions (with its home region); default: every subscribed one.
+PREFIX           ?= audit/
+OBJECTS          ?=
+REGIONS          ?=
+STACK            ?= forwarder
+IMAGE_REPOSITORY ?=
 
 stack:
 	$(PYTHON) deploy/fnctl.py stack deploy/stack.zip
 
-deploy:
-	fn -v deploy --app $(APP)
+apply: venv
+	$(PY) deploy/fnctl.py apply --stack $(STACK) $(if $(REGIONS),--regions $(REGIONS))
+
+deploy: venv
+	$(PY) deploy/fnctl.py deploy $(if $(REGIONS),--regions $(REGIONS)) $(if $(IMAGE_REPOSITORY),--image-repository '$(IMAGE_REPOSITORY)')
 
 configure:
 	$(PYTHON) deploy/fnctl.py configure --app $(APP) --fn $(FN)

@@ -1,4 +1,4 @@
-"""The commands behind ``make stack``, ``make configure`` and ``make replay`` (standard library only).
+"""The commands behind ``make stack``, ``make apply``, ``make deploy``, ``make configure`` and ``make replay``.
 
 * ``stack OUT.zip``: zip ``deploy/terraform`` (``*.tf`` and ``schema.yaml`` at the archive root) as an OCI
   Resource Manager stack, reproducibly (fixed timestamps), with Python's zipfile so no ``zip`` binary is needed.
@@ -13,6 +13,14 @@
   ``DRY_RUN=1`` prints the commands without running them.
 * ``replay --app A --fn F [--prefix P | --objects N ...]``: ``fn invoke`` with ``{"replay": {"prefix": P}}`` or
   ``{"objects": [...]}``.
+* ``apply [--regions R ...] [--stack forwarder|registry]``: the stack in every region of the tenancy (its region
+  subscriptions, read with the oci SDK from ``~/.oci/config``) or the listed ones, which must include the home region:
+  one ``terraform apply`` per region, each in its own workspace (state) named after the region, the home region's
+  first (it writes the shared IAM), then the others, then the home region's again when a region's function is new
+  to the dynamic group. A region that fails is reported and the others go on.
+* ``deploy [--regions R ...] [--image-repository T]``: ``fn build`` once, then ``docker tag`` and ``docker push`` of
+  that image to every region's registry (OCI Functions pulls only from its own region's); ``T`` is the registry
+  stack's ``image_repository_template`` (``{region}.ocir.io/<namespace>/<repository>``) by default.
 
 Without the ``fn`` CLI on ``PATH``, ``configure`` and ``replay`` say so in one line and exit 127.
 """
@@ -26,9 +34,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -38,6 +46,7 @@ from logzio_forwarder.config import KEYS, load_settings  # noqa: E402
 from logzio_forwarder.errors import ConfigError  # noqa: E402
 
 TERRAFORM_DIR = ROOT / "deploy" / "terraform"
+STACKS = {"forwarder": TERRAFORM_DIR, "registry": TERRAFORM_DIR / "registry"}
 STACK_PATTERNS = ("*.tf", "schema.yaml")
 SECRET_KEYS = frozenset({"logzio-token"})
 EITHER_OR = (("logzio-token", "logzio-token-secret-id"), ("logzio-url", "logzio-region"))
@@ -127,6 +136,232 @@ def replay_payload(prefix: str | None, objects: Sequence[str]) -> str:
     return json.dumps({"replay": {"prefix": prefix or "audit/"}})
 
 
+class Subscriptions(NamedTuple):
+    """The tenancy's regions: its home region and every subscribed region that is ready."""
+
+    home: str
+    regions: tuple[str, ...]
+
+
+def missing_home_region(home: str) -> str:
+    """Why a list of regions without the home region is refused (the stack's own precondition says the same)."""
+    return (
+        f"The regions list leaves out the tenancy's home region {home}: OCI records the audit events of IAM changes "
+        "(users, groups, policies, dynamic groups) only in the home region, and the forwarder's IAM can only be "
+        f"written there. Add {home} to regions, or leave regions empty for every subscribed region."
+    )
+
+
+def plan_regions(subscriptions: Subscriptions, requested: Sequence[str]) -> list[str]:
+    """The regions to deploy, the home region first: the requested ones, or every subscribed region."""
+    chosen = list(dict.fromkeys(requested)) or list(subscriptions.regions)
+    unknown = [region for region in chosen if region not in subscriptions.regions]
+    if unknown:
+        raise SystemExit(
+            f"not subscribed: {', '.join(unknown)} (the tenancy's regions: {', '.join(subscriptions.regions)})"
+        )
+    if subscriptions.home not in chosen:
+        raise SystemExit(missing_home_region(subscriptions.home))
+    return [subscriptions.home, *(region for region in chosen if region != subscriptions.home)]
+
+
+def configured_regions(stack: Path = TERRAFORM_DIR) -> list[str]:
+    """The ``regions`` of the stack's ``terraform.tfvars`` (empty when it sets none): ``make apply`` without
+    ``REGIONS`` deploys those, so that a region kept out there stays out."""
+    tfvars = stack / "terraform.tfvars"
+    if not tfvars.exists():
+        return []
+    import hcl2
+
+    options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+    with tfvars.open() as handle:
+        regions = hcl2.load(handle, serialization_options=options).get("regions", [])
+    return [str(region) for region in regions]
+
+
+def tenancy_subscriptions() -> Subscriptions:
+    """The region subscriptions of the tenancy of ``~/.oci/config`` (``OCI_CONFIG_FILE``, ``OCI_CLI_PROFILE``), the
+    file the Terraform provider reads too."""
+    import oci
+
+    config = oci.config.from_file(
+        os.environ.get("OCI_CONFIG_FILE", oci.config.DEFAULT_LOCATION), os.environ.get("OCI_CLI_PROFILE", "DEFAULT")
+    )
+    found = oci.identity.IdentityClient(config).list_region_subscriptions(config["tenancy"]).data
+    home = next(item.region_name for item in found if item.is_home_region)
+    return Subscriptions(home, tuple(item.region_name for item in found if item.status == "READY"))
+
+
+class Runner(Protocol):
+    """Runs a command; returns its exit status and, with ``capture``, its standard output."""
+
+    def __call__(self, command: Sequence[str], *, capture: bool = False) -> tuple[int, str]: ...
+
+
+def run_command(command: Sequence[str], *, capture: bool = False) -> tuple[int, str]:
+    """The real :class:`Runner`: the command's output goes to the terminal unless captured."""
+    print(f"$ {' '.join(command)}", flush=True)
+    result = subprocess.run(command, capture_output=capture, text=True, check=False)
+    return result.returncode, result.stdout if capture else ""
+
+
+class RegionalApply:
+    """``terraform apply`` of one stack once per region, each region in its own workspace: one region's failure
+    leaves the others' states and updates alone. ``extra`` is passed to every apply (``-auto-approve``)."""
+
+    def __init__(self, stack: str, regions: Sequence[str], run: Runner, extra: Sequence[str] = ()) -> None:
+        self.stack = stack
+        self.terraform = ["terraform", f"-chdir={STACKS[stack]}"]
+        self.regions = list(regions)
+        self.run = run
+        self.extra = list(extra)
+        self.results: dict[str, str] = {}
+
+    def workspaces(self) -> set[str]:
+        status, out = self.run([*self.terraform, "workspace", "list"], capture=True)
+        return {line.strip(" *") for line in out.splitlines() if line.strip(" *")} if status == 0 else set()
+
+    def function_ids(self, regions: Sequence[str]) -> dict[str, str]:
+        """The ``function_id`` output of each region's state that has one."""
+        found: dict[str, str] = {}
+        existing = self.workspaces()
+        for region in regions:
+            if region not in existing or self.run([*self.terraform, "workspace", "select", region])[0] != 0:
+                continue
+            status, out = self.run([*self.terraform, "output", "-json", "function_id"], capture=True)
+            value = json.loads(out) if status == 0 and out.strip() else None
+            if isinstance(value, str):
+                found[region] = value
+        return found
+
+    def apply(self, region: str, variables: Mapping[str, object] | None = None) -> bool:
+        if self.run([*self.terraform, "workspace", "select", "-or-create=true", region])[0] != 0:
+            self.results[region] = "failed: no workspace"
+            return False
+        # The registry stack has no regions variable: it only puts a repository in each region it is applied in.
+        listed = {"regions": self.regions} if self.stack == "forwarder" else {}
+        settings = {"region": region, **listed, **(variables or {})}
+        values = [f"-var={name}={v if isinstance(v, str) else json.dumps(v)}" for name, v in settings.items()]
+        status, _ = self.run([*self.terraform, "apply", "-input=false", *values, *self.extra])
+        self.results[region] = "applied" if status == 0 else f"failed (terraform exit {status})"
+        return status == 0
+
+    def forwarder(self) -> dict[str, str]:
+        """The forwarder stack: the home region's apply first (the shared IAM, the grants for every region), then the
+        others, then the home region's again if its dynamic group must learn a function it does not know yet."""
+        home, others = self.regions[0], self.regions[1:]
+        known = self.function_ids(others)
+        home_ok = self.apply(home, {"forwarder_function_ids": sorted(known.values())})
+        for region in others:
+            self.apply(region)
+        now = self.function_ids(others)
+        if home_ok and sorted(now.values()) != sorted(known.values()):
+            self.apply(home, {"forwarder_function_ids": sorted(now.values())})
+        return self.results
+
+    def registry(self) -> dict[str, str]:
+        """The registry stack: the repository in every region, the push identity with the home region's."""
+        for region in self.regions:
+            self.apply(region)
+        return self.results
+
+
+def apply_regions(
+    stack: str, requested: Sequence[str], subscriptions: Subscriptions, run: Runner, extra: Sequence[str] = ()
+) -> int:
+    """``make apply``: every region (or the requested ones, home first); prints one line per region."""
+    regions = plan_regions(subscriptions, requested)
+    deployment = RegionalApply(stack, regions, run, extra)
+    if run([*deployment.terraform, "init", "-input=false"])[0] != 0:
+        print("terraform init failed: nothing was applied", file=sys.stderr)
+        return 1
+    results = deployment.forwarder() if stack == "forwarder" else deployment.registry()
+    for region in regions:
+        print(f"{region}: {results.get(region, 'not applied')}{' (home region)' if region == regions[0] else ''}")
+    failed = [region for region in regions if results.get(region) != "applied"]
+    if failed:
+        print(f"not applied in {', '.join(failed)}: fix the cause and run make apply again", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def func_yaml_field(name: str) -> str:
+    """A top-level scalar of func.yaml (``name``, ``version``), without a YAML parser."""
+    for line in (ROOT / "func.yaml").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == name:
+            return value.strip()
+    raise SystemExit(f"func.yaml has no {name}")
+
+
+def push_commands(built: str, template: str, regions: Sequence[str]) -> list[list[str]]:
+    """``docker tag`` and ``docker push`` of the built image to each region's repository."""
+    commands: list[list[str]] = []
+    for region in regions:
+        target = template.replace("{region}", region)
+        if target != built:
+            commands.append(["docker", "tag", built, target])
+        commands.append(["docker", "push", target])
+    return commands
+
+
+def deploy_image(template: str, regions: Sequence[str], run: Runner) -> int:
+    """``make deploy``: build once (``fn build``, named for the home region's repository), push to every region."""
+    name, version = func_yaml_field("name"), func_yaml_field("version")
+    repository = template.rsplit("/", 1)
+    if "{region}" not in template or len(repository) != 2 or repository[1] != name:
+        raise SystemExit(f"the image repository must be {{region}}.ocir.io/<namespace>/<path>/{name}, not {template}")
+    home_registry = repository[0].replace("{region}", regions[0])
+    built = f"{home_registry}/{name}:{version}"
+    os.environ["FN_REGISTRY"] = home_registry  # fn build names the image <FN_REGISTRY>/<name>:<version>
+    if run(["fn", "-v", "build"])[0] != 0:
+        print("fn build failed: nothing was pushed", file=sys.stderr)
+        return 1
+    failed: list[str] = []
+    for command in push_commands(built, f"{template}:{version}", regions):
+        if run(command)[0] != 0:
+            host = command[-1].split("/", 1)[0]
+            failed.append(f"{command[1]} {command[-1]} (logged in to {host}? docker login {host})")
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    if not failed:
+        print(
+            f'pushed {template}:{version} to {", ".join(regions)}; set function_image = "{template}:{version}" '
+            "and run make apply to point every region's function at it"
+        )
+    return 1 if failed else 0
+
+
+def _registry_template(run: Runner, home: str) -> str:
+    """The registry stack's image_repository_template output, from the home region's workspace."""
+    registry = ["terraform", f"-chdir={STACKS['registry']}"]
+    if run([*registry, "workspace", "select", home])[0] == 0:
+        status, out = run([*registry, "output", "-raw", "image_repository_template"], capture=True)
+        if status == 0 and out.strip():
+            return out.strip()
+    raise SystemExit(
+        "no image repository: apply the registry stack first (make apply STACK=registry) or give IMAGE_REPOSITORY"
+    )
+
+
+def _apply(args: argparse.Namespace) -> int:
+    if shutil.which("terraform") is None:
+        print("not applied: terraform is not on PATH", file=sys.stderr)
+        return 127
+    extra = ["-auto-approve"] if os.environ.get("AUTO_APPROVE", "") not in ("", "0") else []
+    requested = args.regions or configured_regions()
+    return apply_regions(args.stack, requested, tenancy_subscriptions(), run_command, extra)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    for tool in ("fn", "docker"):
+        if shutil.which(tool) is None:
+            print(f"not deployed: {NO_FN if tool == 'fn' else 'docker is not on PATH'}", file=sys.stderr)
+            return 127
+    regions = plan_regions(tenancy_subscriptions(), args.regions or configured_regions())
+    template = args.image_repository or _registry_template(run_command, regions[0])
+    return deploy_image(template, regions, run_command)
+
+
 def _configure(args: argparse.Namespace) -> int:
     dry_run = os.environ.get("DRY_RUN", "") not in ("", "0")
     current = None
@@ -176,6 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     stack = sub.add_parser("stack", help="zip deploy/terraform as a Resource Manager stack")
     stack.add_argument("out", type=Path, nargs="?", default=ROOT / "deploy" / "stack.zip")
+    apply = sub.add_parser("apply", help="terraform apply in every region (or --regions), the home region first")
+    apply.add_argument("--regions", nargs="*", help="region identifiers; default: every subscribed region")
+    apply.add_argument("--stack", choices=sorted(STACKS), default="forwarder")
+    deploy = sub.add_parser("deploy", help="fn build once, push the image to every region's registry")
+    deploy.add_argument("--regions", nargs="*", help="region identifiers; default: every subscribed region")
+    deploy.add_argument("--image-repository", help="{region}.ocir.io/<namespace>/<path>/<function name>")
     for name in ("configure", "replay"):
         command = sub.add_parser(name)
         command.add_argument("--app", default="logzio")
@@ -188,9 +429,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = build_stack(args.out)
         print(f"wrote {args.out} ({', '.join(names)})")
         return 0
-    if args.command == "configure":
-        return _configure(args)
-    return _replay(args)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "configure": _configure,
+        "replay": _replay,
+        "apply": _apply,
+        "deploy": _deploy,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ KEYS = (
     "metrics-namespace",
     "metrics-compartment-id",
     "monitoring-endpoint",
+    "reshape",
+    "unwrap",
 )
 """Every config key the forwarder reads (the Terraform stack and ``make configure`` are checked against it)."""
 

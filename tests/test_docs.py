@@ -235,13 +235,15 @@ def test_every_terraform_output_the_docs_read_exists_and_is_read_one_at_a_time()
     anywhere = set().union(*(_outputs(d) for d in stacks))
     read = 0
     for page, command, cwd in shell_commands():
-        for found in re.finditer(r"terraform output((?:\s+-[\w=-]+)*)((?:\s+[a-z_]\w*)*)", command):
-            names = found.group(2).split()
+        pattern = r"terraform(?:\s+-chdir=(\S+))? output((?:\s+-[\w=-]+)*)((?:\s+[a-z_]\w*)*)"
+        for found in re.finditer(pattern, command):
+            names = found.group(3).split()
             assert len(names) <= 1, f"{page}: `{command}`: terraform output takes one name at a time"
-            known = _outputs(cwd) if cwd is not None and cwd.is_dir() else anywhere
+            where = ROOT / found.group(1) if found.group(1) else cwd  # -chdir= names the stack's directory
+            known = _outputs(where) if where is not None and where.is_dir() else anywhere
             for name in names:
                 read += 1
-                assert name in known, f"{page}: `{command}`: no output {name!r} in {cwd or 'deploy/terraform'}"
+                assert name in known, f"{page}: `{command}`: no output {name!r} in {where or 'deploy/terraform'}"
     assert read >= 1
 
 

@@ -1,38 +1,41 @@
 """The Terraform stack in ``deploy/terraform`` held to the forwarder's own contract.
 
-``terraform`` cannot run here (no provider downloads), so the HCL is parsed with python-hcl2 and the parts that
-matter are *evaluated* by a small evaluator of the HCL expression subset the stack uses (references, conditionals,
-comparisons, ``for`` expressions and a few functions), with placeholder values for the variables and for attributes
-only OCI knows (OCIDs, the namespace). The results are then fed to the code itself: the function's config to
-``load_settings``, the Events rule's condition to the matcher below and ``parse_command``, the policies to a
-statement checker. Everything checked in one place: see the test names.
+``terraform`` cannot run in ``make test`` (no provider downloads), so the HCL is parsed with python-hcl2 and the parts
+that matter are *evaluated* by ``tests/hcl_eval.py`` (tested on its own in ``tests/test_hcl_eval.py``), with
+placeholder values for the variables and for attributes only OCI knows (OCIDs, the namespace, the tenancy's region
+subscriptions). The results are then fed to the code itself: the function's config to ``load_settings``, the Events
+rule's condition to the matcher below and ``parse_command``, the policies to a statement checker, the alarms to
+``METRIC_NAMES``. The stack is applied once per region (each region its own state), the home region's apply writing
+the shared IAM: the region tests evaluate it for several regions. ``terraform test`` (``deploy/terraform/tests``)
+runs the same stack through Terraform itself when a provider mirror is given (``make check-iac``).
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
-import importlib.util
 import json
-import math
 import re
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import hcl2
 import pytest
+import yaml
 from lark import Token, Tree
 
 from logzio_forwarder.commands import CREATE_OBJECT, ForwardObjects, Ignore, Replay, parse_command
 from logzio_forwarder.config import KEYS, Settings, load_settings
 from logzio_forwarder.errors import ConfigError
 from logzio_forwarder.metrics import DIMENSIONS, METRIC_NAMES
+from tests.fnctl_module import load_fnctl
+from tests.hcl_eval import Block, Evaluator, Stack, _body, _tf_str, _trees, load_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 TF_DIR = ROOT / "deploy" / "terraform"
@@ -43,49 +46,65 @@ TENANCY = "ocid1.tenancy.oc1..aaaaaaaastandintenancy"
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandincompartment"
 NETWORK_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinnetwork"
 SECRET_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinsecrets"
-SUBNET = "ocid1.subnet.oc1.eu-amsterdam-1.aaaaaaaastandinsubnet"
-NAMESPACE = "standinns"
-FUNCTION_ID = "ocid1.fnfunc.oc1.eu-amsterdam-1.aaaaaaaastandinfunction"
-TOPIC_ID = "ocid1.onstopic.oc1.eu-amsterdam-1.aaaaaaaastandintopic"
 HOME_REGION = "eu-frankfurt-1"
-CREATED_SECRET = "ocid1.vaultsecret.oc1.eu-amsterdam-1.aaaaaaaacreatedsecret"
-GIVEN_SECRET = "ocid1.vaultsecret.oc1.eu-amsterdam-1.aaaaaaaagivensecret"
+OTHER_REGION = "eu-amsterdam-1"
+NEW_REGION = "eu-zurich-1"
+SUBSCRIBED = {HOME_REGION: "FRA", OTHER_REGION: "AMS", NEW_REGION: "ZRH"}
+"""The stand-in tenancy's region subscriptions (region -> key); eu-frankfurt-1 is its home region."""
+SUBNET = "ocid1.subnet.oc1.eu-frankfurt-1.aaaaaaaastandinsubnet"
+NAMESPACE = "standinns"
+FUNCTION_ID = "ocid1.fnfunc.oc1.eu-frankfurt-1.aaaaaaaastandinfunction"
+TOPIC_ID = "ocid1.onstopic.oc1.eu-frankfurt-1.aaaaaaaastandintopic"
+CREATED_SECRET = "ocid1.vaultsecret.oc1.eu-frankfurt-1.aaaaaaaacreatedsecret"
+GIVEN_SECRET = "ocid1.vaultsecret.oc1.eu-frankfurt-1.aaaaaaaagivensecret"
 TOKEN = "tfTOKENvalue0123456789abcdefghij"
+IMAGE = "{region}.ocir.io/standinns/logzio/logzio-from-bucket:0.1.0"
 
 REQUIRED_INPUTS: dict[str, Any] = {
     "tenancy_ocid": TENANCY,
-    "region": "eu-amsterdam-1",
+    "region": HOME_REGION,
     "compartment_ocid": COMPARTMENT,
-    "subnet_ocid": SUBNET,
-    "function_image": "eu-amsterdam-1.ocir.io/standinns/logzio/logzio-from-bucket:0.1.0",
+    "function_image": IMAGE,
 }
 """The variables without defaults (what a user must give)."""
+PLACEMENT: dict[str, Any] = {**REQUIRED_INPUTS, "subnet_ocid": SUBNET}
+"""The required variables and a subnet: where one region's apply goes."""
 
 TOKEN_MODES: dict[str, dict[str, Any]] = {
     "config": {"logzio_token": TOKEN},
     "new-secret": {
         "logzio_token": TOKEN,
         "create_vault_secret": True,
-        "vault_ocid": "ocid1.vault.oc1.eu-amsterdam-1.aaaaaaaastandinvault",
-        "vault_key_ocid": "ocid1.key.oc1.eu-amsterdam-1.aaaaaaaastandinkey",
+        "vault_ocid": "ocid1.vault.oc1.eu-frankfurt-1.aaaaaaaastandinvault",
+        "vault_key_ocid": "ocid1.key.oc1.eu-frankfurt-1.aaaaaaaastandinkey",
     },
     "existing-secret": {"logzio_token_secret_ocid": GIVEN_SECRET},
 }
 """Variables for the three ways the function can get the shipping token."""
 
-COMPUTED: dict[str, Any] = {
-    "data.oci_objectstorage_namespace.this.namespace": NAMESPACE,
-    "data.oci_identity_region_subscriptions.this.region_subscriptions": [
-        {"region_name": "eu-amsterdam-1", "region_key": "AMS", "is_home_region": False},
-        {"region_name": HOME_REGION, "region_key": "FRA", "is_home_region": True},
-    ],
-    "oci_ons_notification_topic.alarms.id": TOPIC_ID,
-    "data.oci_core_subnet.functions.compartment_id": NETWORK_COMPARTMENT,
-    "data.oci_vault_secret.given.compartment_id": SECRET_COMPARTMENT,
-    "oci_functions_function.forwarder.id": FUNCTION_ID,
-    "oci_vault_secret.logzio_token.id": CREATED_SECRET,
-}
-"""Attributes only OCI knows after apply; anything else unknown evaluates to ``"<type.name.attr>"``."""
+
+def function_id(region: str) -> str:
+    """The stand-in OCID of a region's forwarder function."""
+    return FUNCTION_ID.replace(HOME_REGION, region)
+
+
+def computed(region: str = HOME_REGION) -> dict[str, Any]:
+    """Attributes only OCI knows after apply, for one region's apply; anything else unknown evaluates to
+    ``"<type.name.attr>"``."""
+    return {
+        "data.oci_objectstorage_namespace.this.namespace": NAMESPACE,
+        "data.oci_identity_region_subscriptions.this.region_subscriptions": [
+            {"region_name": name, "region_key": key, "is_home_region": name == HOME_REGION, "state": "READY"}
+            for name, key in SUBSCRIBED.items()
+        ],
+        "oci_ons_notification_topic.alarms.id": TOPIC_ID.replace(HOME_REGION, region),
+        "data.oci_core_subnet.functions.compartment_id": NETWORK_COMPARTMENT,
+        "data.oci_vault_secret.given.compartment_id": SECRET_COMPARTMENT,
+        "data.oci_vault_secrets.shared.secrets": [{"id": CREATED_SECRET, "secret_name": "logzio-shipping-token"}],
+        "oci_functions_function.forwarder.id": function_id(region),
+        "oci_vault_secret.logzio_token.id": CREATED_SECRET,
+    }
+
 
 SEED_NAMES = {
     "bucket_name": "logfile_download_bucket",
@@ -95,25 +114,30 @@ SEED_NAMES = {
     "rule_name": "Process audit file from audit bucket",
 }
 
-DOCUMENTED_RESOURCES = {
+REGIONAL_RESOURCES = {
     "oci_objectstorage_bucket",
     "oci_objectstorage_object_lifecycle_policy",
     "oci_sch_service_connector",
     "oci_functions_application",
     "oci_functions_function",
     "oci_events_rule",
-    "oci_identity_dynamic_group",
-    "oci_identity_policy",
-    "oci_vault_secret",
     "oci_ons_notification_topic",
     "oci_ons_subscription",
     "oci_monitoring_alarm",
     "oci_logging_log_group",
     "oci_logging_log",
 }
+"""What every region's apply creates for its own region (the alarms' topic and subscription count as on)."""
+DOCUMENTED_RESOURCES = REGIONAL_RESOURCES | {
+    "oci_identity_dynamic_group",
+    "oci_identity_policy",
+    "oci_vault_secret",
+    "terraform_data",
+}
 DOCUMENTED_DATA_SOURCES = {
     "oci_objectstorage_namespace",
     "oci_vault_secret",
+    "oci_vault_secrets",
     "oci_core_subnet",
     "oci_identity_region_subscriptions",
 }
@@ -128,445 +152,15 @@ REGISTRY_RESOURCES = {
 """The separate registry stack (deploy/terraform/registry): the push identity must exist before the image does."""
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Loading the stack
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def _trees(node: Tree[Any]) -> list[Tree[Any]]:
-    """A node's meaningful sub-trees (no punctuation tokens, newlines or comments)."""
-    return [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
-
-
-def _token_text(node: Tree[Any]) -> str:
-    return "".join(str(c) for c in node.children if isinstance(c, Token))
-
-
-@dataclass
-class Block:
-    """One HCL block: ``kind "label" "label" { attrs; blocks }`` with attributes kept as unevaluated trees."""
-
-    kind: str
-    labels: tuple[str, ...]
-    attrs: dict[str, Tree[Any]] = field(default_factory=dict)
-    blocks: list[Block] = field(default_factory=list)
-    file: str = ""
-
-    def all(self, kind: str) -> list[Block]:
-        return [b for b in self.blocks if b.kind == kind]
-
-    def one(self, kind: str) -> Block:
-        found = self.all(kind)
-        assert len(found) == 1, f"expected one {kind!r} block in {self.kind} {self.labels}, found {len(found)}"
-        return found[0]
-
-
-def _body(body: Tree[Any], file: str) -> tuple[dict[str, Tree[Any]], list[Block]]:
-    attrs: dict[str, Tree[Any]] = {}
-    blocks: list[Block] = []
-    for item in _trees(body):
-        if item.data == "attribute":
-            name, expr = _trees(item)
-            attrs[_token_text(name)] = expr
-        elif item.data == "block":
-            parts = _trees(item)
-            kind = _token_text(parts[0])
-            labels = tuple(_string_literal(p) if p.data == "string" else _token_text(p) for p in parts[1:-1])
-            sub_attrs, sub_blocks = _body(parts[-1], file)
-            blocks.append(Block(kind, labels, sub_attrs, sub_blocks, file))
-    return attrs, blocks
-
-
-def _string_literal(node: Tree[Any]) -> str:
-    return "".join(_unescape(_token_text(p)) for p in _trees(node) if p.data == "string_part")
-
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
-
-
-def _unescape(raw: str) -> str:
-    """HCL string escapes: ``\\\\ \\" \\n \\t \\r \\uXXXX`` and the template escapes ``$${`` / ``%%{``."""
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch == "\\" and i + 1 < len(raw):
-            nxt = raw[i + 1]
-            if nxt == "u":
-                out.append(chr(int(raw[i + 2 : i + 6], 16)))
-                i += 6
-                continue
-            out.append(_ESCAPES.get(nxt, nxt))
-            i += 2
-            continue
-        if raw.startswith("$${", i) or raw.startswith("%%{", i):
-            out.append(raw[i + 1 : i + 3])
-            i += 3
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-@dataclass
-class Stack:
-    blocks: list[Block]
-
-    def of(self, kind: str) -> list[Block]:
-        return [b for b in self.blocks if b.kind == kind]
-
-    @property
-    def variables(self) -> dict[str, Block]:
-        return {b.labels[0]: b for b in self.of("variable")}
-
-    @property
-    def locals(self) -> dict[str, Tree[Any]]:
-        merged: dict[str, Tree[Any]] = {}
-        for block in self.of("locals"):
-            for name, expr in block.attrs.items():
-                assert name not in merged, f"local.{name} is defined twice"
-                merged[name] = expr
-        return merged
-
-    def resource(self, rtype: str, name: str) -> Block:
-        return self._find("resource", rtype, name)
-
-    def data(self, rtype: str, name: str) -> Block:
-        return self._find("data", rtype, name)
-
-    def _find(self, kind: str, rtype: str, name: str) -> Block:
-        for block in self.of(kind):
-            if block.labels == (rtype, name):
-                return block
-        raise KeyError(f"{kind} {rtype}.{name}")
-
-    def resources_of(self, rtype: str) -> list[Block]:
-        return [b for b in self.of("resource") if b.labels[0] == rtype]
-
-
-def load_stack(directory: Path = TF_DIR) -> Stack:
-    blocks: list[Block] = []
-    for path in sorted(directory.glob("*.tf")):
-        _, found = _body(_trees(hcl2.parses_to_tree(path.read_text()))[0], path.name)
-        blocks.extend(found)
-    return Stack(blocks)
-
-
 @pytest.fixture(scope="module")
 def stack() -> Stack:
-    return load_stack()
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Evaluating the HCL expression subset the stack uses
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-class EvalError(Exception):
-    """What Terraform would report as an error evaluating the expression."""
-
-
-class _Namespace:
-    """``var``, ``local``, ``data``, a resource type, a resource instance: things with attributes."""
-
-    def __init__(self, lookup: Callable[[str], Any]) -> None:
-        self._lookup = lookup
-
-    def attr(self, name: str) -> Any:
-        return self._lookup(name)
-
-
-def _tf_str(value: Any) -> str:
-    """A value as Terraform interpolates it into a string."""
-    if value is None:
-        raise EvalError("null value in a string template")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float | str):
-        return str(value)
-    raise EvalError(f"cannot interpolate {type(value).__name__} into a string")
-
-
-def _substr(text: str, offset: int, length: int) -> str:
-    return text[offset:] if length < 0 else text[offset : offset + length]
-
-
-def _regex(pattern: str, text: str) -> Any:
-    match = re.search(pattern, text)
-    if match is None:
-        raise EvalError(f"pattern {pattern!r} does not match")
-    return match.group(0) if not match.groups() else list(match.groups())
-
-
-def _one(items: list[Any]) -> Any:
-    if len(items) > 1:
-        raise EvalError("one() of more than one element")
-    return items[0] if items else None
-
-
-def _merge(*maps: Mapping[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for m in maps:
-        merged.update(m)
-    return merged
-
-
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "tostring": _tf_str,
-    "one": _one,
-    "merge": _merge,
-    "jsonencode": lambda v: json.dumps(v, separators=(",", ":"), sort_keys=True),
-    "base64encode": lambda s: base64.b64encode(s.encode()).decode(),
-    "length": len,
-    "substr": _substr,
-    "regex": _regex,
-    "contains": lambda items, v: v in items,
-    "floor": math.floor,
-    "trimspace": str.strip,
-    "join": lambda sep, items: sep.join(_tf_str(i) for i in items),
-    "concat": lambda *lists: [item for items in lists for item in items],
-}
-
-
-class Evaluator:
-    """Evaluates attributes of the stack for one set of variable values."""
-
-    def __init__(self, stack: Stack, inputs: Mapping[str, Any], computed: Mapping[str, Any] = COMPUTED) -> None:
-        self.stack = stack
-        self.computed = computed
-        self.vars: dict[str, Any] = {}
-        for name, block in stack.variables.items():
-            if name in inputs:
-                self.vars[name] = inputs[name]
-            elif "default" in block.attrs:
-                self.vars[name] = self.value(block.attrs["default"])
-        unknown = set(inputs) - set(stack.variables)
-        assert not unknown, f"inputs for undeclared variables: {unknown}"
-        self._locals: dict[str, Any] = {}
-        self._local_exprs = stack.locals
-
-    # References -------------------------------------------------------------------------------------------------
-
-    def _root(self, name: str, scope: Mapping[str, Any]) -> Any:
-        if name in scope:
-            return scope[name]
-        if name == "var":
-            return _Namespace(self._var)
-        if name == "local":
-            return _Namespace(self._local)
-        if name == "data":
-            return _Namespace(lambda rtype: _Namespace(lambda rname: self.instances("data", rtype, rname)))
-        if any(b.labels[0] == name for b in self.stack.of("resource")):
-            return _Namespace(lambda rname: self.instances("resource", name, rname))
-        raise EvalError(f"unknown reference {name!r}")
-
-    def _var(self, name: str) -> Any:
-        if name not in self.vars:
-            raise EvalError(f"var.{name} is not declared or has no value")
-        return self.vars[name]
-
-    def _local(self, name: str) -> Any:
-        if name not in self._locals:
-            if name not in self._local_exprs:
-                raise EvalError(f"local.{name} is not defined")
-            self._locals[name] = self.value(self._local_exprs[name])
-        return self._locals[name]
-
-    def instances(self, kind: str, rtype: str, name: str) -> Any:
-        """A resource or data source: one instance, or a list of instances when it has ``count``."""
-        block = self.stack._find(kind, rtype, name)
-        prefix = "data." if kind == "data" else ""
-        path = f"{prefix}{rtype}.{name}"
-
-        def attr(attr_name: str) -> Any:
-            if attr_name in block.attrs:
-                return self.value(block.attrs[attr_name])
-            return self.computed.get(f"{path}.{attr_name}", f"<{path}.{attr_name}>")
-
-        instance = _Namespace(attr)
-        if "count" in block.attrs:
-            return [instance] * int(self.value(block.attrs["count"]))
-        return instance
-
-    def count(self, block: Block) -> int:
-        return int(self.value(block.attrs["count"])) if "count" in block.attrs else 1
-
-    def attr(self, block: Block, name: str) -> Any:
-        return self.value(block.attrs[name])
-
-    # Expressions ------------------------------------------------------------------------------------------------
-
-    def value(self, node: Tree[Any], scope: Mapping[str, Any] | None = None) -> Any:
-        scope = scope or {}
-        kind = node.data
-        parts = _trees(node)
-        if kind == "expr_term":
-            if len(parts) != 1:
-                raise EvalError(f"unexpected expr_term {node}")
-            inner = parts[0]
-            if inner.data == "identifier":
-                name = _token_text(inner)
-                if name in scope:
-                    return scope[name]
-                return self._root(name, scope)
-            return self.value(inner, scope)
-        if kind == "identifier":
-            return self._root(_token_text(node), scope)
-        if kind == "int_lit":
-            return int(_token_text(node))
-        if kind == "float_lit":
-            return float(_token_text(node))
-        if kind == "literal_value":
-            return {"true": True, "false": False, "null": None}[_token_text(node)]
-        if kind == "string":
-            return self._string(node, scope)
-        if kind == "tuple":
-            return [self.value(p, scope) for p in parts]
-        if kind == "object":
-            return {self._key(elem, scope): self.value(_trees(elem)[1], scope) for elem in parts}
-        if kind == "get_attr_expr_term":
-            return self._get_attr(self.value(parts[0], scope), _token_text(_trees(parts[1])[0]))
-        if kind == "index_expr_term":
-            base = self.value(parts[0], scope)
-            return base[self.value(_trees(parts[1])[0], scope)]
-        if kind in ("full_splat_expr_term", "attr_splat_expr_term"):
-            base = self.value(parts[0], scope)
-            items = base if isinstance(base, list) else ([] if base is None else [base])
-            out = []
-            for item in items:
-                value = item
-                for step in _trees(parts[1]):
-                    value = self._get_attr(value, _token_text(_trees(step)[0]))
-                out.append(value)
-            return out
-        if kind == "function_call":
-            return self._call(node, scope)
-        if kind == "conditional":
-            cond, yes, no = parts
-            test = self.value(cond, scope)
-            if not isinstance(test, bool):
-                raise EvalError("condition is not a bool")
-            return self.value(yes if test else no, scope)  # Terraform ignores errors in the branch not taken
-        if kind == "binary_op":
-            return self._binary(parts, scope)
-        if kind == "unary_op":
-            op = _token_text(node)
-            operand = self.value(parts[0], scope)
-            return (not operand) if op == "!" else -operand
-        if kind in ("for_object_expr", "for_tuple_expr"):
-            return self._for(node, scope)
-        raise EvalError(f"the test's evaluator does not support {kind!r}; extend it")
-
-    def _get_attr(self, base: Any, name: str) -> Any:
-        if isinstance(base, _Namespace):
-            return base.attr(name)
-        if isinstance(base, dict):
-            return base[name]
-        raise EvalError(f"cannot take .{name} of {type(base).__name__}")
-
-    def _string(self, node: Tree[Any], scope: Mapping[str, Any]) -> str:
-        out: list[str] = []
-        for part in _trees(node):
-            inner = _trees(part)
-            if inner and inner[0].data == "interpolation":
-                out.append(_tf_str(self.value(_trees(inner[0])[0], scope)))
-            else:
-                out.append(_unescape(_token_text(part)))
-        return "".join(out)
-
-    def _key(self, elem: Tree[Any], scope: Mapping[str, Any]) -> str:
-        key = _trees(_trees(elem)[0])[0]
-        if key.data == "expr_term" and _trees(key)[0].data == "identifier":
-            return _token_text(_trees(key)[0])
-        return str(self.value(key, scope))
-
-    def _call(self, node: Tree[Any], scope: Mapping[str, Any]) -> Any:
-        parts = _trees(node)
-        name = _token_text(parts[0])
-        args = _trees(parts[1]) if len(parts) > 1 else []
-        if name == "can":
-            try:
-                self.value(args[0], scope)
-            except (EvalError, KeyError, IndexError, TypeError, ValueError):
-                return False
-            return True
-        if name not in FUNCTIONS:
-            raise EvalError(f"the test's evaluator does not know function {name}(); extend it")
-        return FUNCTIONS[name](*(self.value(a, scope) for a in args))
-
-    def _binary(self, parts: list[Tree[Any]], scope: Mapping[str, Any]) -> Any:
-        left = self.value(parts[0], scope)
-        term = parts[1]
-        op = _token_text(_trees(term)[0])
-        right = self.value(_trees(term)[1], scope)
-        operations: dict[str, Callable[[Any, Any], Any]] = {
-            "==": lambda a, b: (a == b and type(a) is type(b)) or (a is None and b is None),
-            "!=": lambda a, b: not ((a == b and type(a) is type(b)) or (a is None and b is None)),
-            "&&": lambda a, b: a and b,
-            "||": lambda a, b: a or b,
-            "<": lambda a, b: a < b,
-            ">": lambda a, b: a > b,
-            "<=": lambda a, b: a <= b,
-            ">=": lambda a, b: a >= b,
-            "+": lambda a, b: a + b,
-            "-": lambda a, b: a - b,
-            "*": lambda a, b: a * b,
-            "/": lambda a, b: a / b,
-            "%": lambda a, b: a % b,
-        }
-        if op in ("&&", "||") and not (isinstance(left, bool) and isinstance(right, bool)):
-            raise EvalError(f"{op} needs bools")
-        if isinstance(left, int | float) and isinstance(right, int | float) and op in ("==", "!="):
-            return (left == right) == (op == "==")
-        return operations[op](left, right)
-
-    def _for(self, node: Tree[Any], scope: Mapping[str, Any]) -> Any:
-        parts = _trees(node)
-        intro = parts[0]
-        names = [_token_text(p) for p in _trees(intro) if p.data == "identifier"]
-        collection = self.value(_trees(intro)[-1], scope)
-        cond = next((p for p in parts if p.data == "for_cond"), None)
-        body = [p for p in parts[1:] if p.data != "for_cond"]
-        items = collection.items() if isinstance(collection, dict) else enumerate(collection)
-        out_map: dict[str, Any] = {}
-        out_list: list[Any] = []
-        for key, item in items:
-            inner = {**scope, **(dict(zip(names, (key, item), strict=True)) if len(names) == 2 else {names[0]: item})}
-            if cond is not None and not self.value(_trees(cond)[0], inner):
-                continue
-            if node.data == "for_object_expr":
-                out_map[str(self.value(body[0], inner))] = self.value(body[1], inner)
-            else:
-                out_list.append(self.value(body[0], inner))
-        return out_map if node.data == "for_object_expr" else out_list
-
-    # Checks -----------------------------------------------------------------------------------------------------
-
-    def validation_errors(self) -> list[str]:
-        """Error messages of every variable validation that rejects the current values."""
-        errors = []
-        for name, block in self.stack.variables.items():
-            if name not in self.vars:
-                continue
-            for rule in block.all("validation"):
-                if self.value(rule.attrs["condition"]) is not True:
-                    errors.append(f"{name}: {self.value(rule.attrs['error_message'])}")
-        return errors
-
-    def precondition_errors(self) -> list[str]:
-        errors = []
-        for block in self.stack.of("resource"):
-            for lifecycle in block.all("lifecycle"):
-                for rule in lifecycle.all("precondition"):
-                    if self.value(rule.attrs["condition"]) is not True:
-                        errors.append(self.value(rule.attrs["error_message"]))
-        return errors
+    return load_stack(TF_DIR)
 
 
 def evaluator(stack: Stack, mode: str = "config", **overrides: Any) -> Evaluator:
-    return Evaluator(stack, {**REQUIRED_INPUTS, "logzio_region": "eu", **TOKEN_MODES[mode], **overrides})
+    """The stack as one region's apply evaluates it (the home region's unless ``region`` is given)."""
+    inputs = {**PLACEMENT, "logzio_region": "eu", **TOKEN_MODES[mode], **overrides}
+    return Evaluator(stack, inputs, computed(inputs["region"]))
 
 
 def function_config(ev: Evaluator) -> dict[str, str]:
@@ -596,23 +190,38 @@ def test_uses_only_documented_oci_resources(stack: Stack) -> None:
     (terraform,) = stack.of("terraform")
     oci = Evaluator(stack, REQUIRED_INPUTS).value(terraform.one("required_providers").attrs["oci"])
     assert oci["source"] == "oracle/oci"
+    assert Evaluator(stack, REQUIRED_INPUTS).value(terraform.attrs["required_version"]) == ">= 1.5.0"
+
+
+ALL_OPTIONS: dict[str, Any] = {
+    "bucket_kms_key_ocids": {HOME_REGION: "ocid1.key.oc1.eu-frankfurt-1.aaaaaaaakey"},
+    "metrics_namespace": "audit_prod",
+}
+"""Variables that turn on every optional IAM resource."""
 
 
 @pytest.mark.parametrize("directory", [TF_DIR, REGISTRY_DIR], ids=["forwarder", "registry"])
-def test_identity_resources_are_written_in_the_home_region(directory: Path) -> None:
-    """IAM writes fail outside the home region: a stack in another region must still find it on its own."""
+def test_identity_resources_are_written_once_in_the_home_region(directory: Path) -> None:
+    """IAM writes fail outside the home region, and the IAM is shared: every region's apply finds the home region on
+    its own, and only the home region's apply writes the identity resources."""
     stack = load_stack(directory)
-    for block in stack.of("resource"):
-        if block.labels[0].startswith("oci_identity_"):
-            assert ev_str(block.attrs.get("provider")) == "oci.home", f"{block.labels} must use provider = oci.home"
-    inputs = {name: value for name, value in REQUIRED_INPUTS.items() if name in stack.variables}
+    identity = [b for b in stack.of("resource") if b.labels[0].startswith("oci_identity_")]
+    assert identity
+    for block in identity:
+        assert ev_str(block.attrs.get("provider")) == "oci.home", f"{block.labels} must use provider = oci.home"
     home = next(b for b in stack.of("provider") if "alias" in b.attrs)
-    derived = Evaluator(stack, inputs)
-    assert derived.vars["region"] == "eu-amsterdam-1"
-    assert derived.attr(home, "region") == HOME_REGION, "derived from the region subscriptions (is_home_region)"
-    assert Evaluator(stack, {**inputs, "home_region": "eu-zurich-1"}).attr(home, "region") == "eu-zurich-1"
     outputs = {b.labels[0]: b for b in stack.of("output")}
-    assert derived.attr(outputs["home_region"], "value") == HOME_REGION
+    for region in SUBSCRIBED:
+        inputs = {**PLACEMENT, **TOKEN_MODES["new-secret"], "logzio_region": "eu", **ALL_OPTIONS, "region": region}
+        applied = Evaluator(stack, {k: v for k, v in inputs.items() if k in stack.variables}, computed(region))
+        assert applied.attr(home, "region") == HOME_REGION, "derived from the region subscriptions (is_home_region)"
+        assert applied.attr(outputs["home_region"], "value") == HOME_REGION
+        counts = {block.labels: applied.count(block) for block in identity}
+        assert set(counts.values()) == {1 if region == HOME_REGION else 0}, (region, counts)
+    given = Evaluator(
+        stack, {k: v for k, v in {**PLACEMENT, "home_region": NEW_REGION}.items() if k in stack.variables}
+    )
+    assert given.attr(home, "region") == NEW_REGION
 
 
 def ev_str(node: Tree[Any] | None) -> str:
@@ -626,8 +235,8 @@ def test_variables_are_described_typed_and_all_used(stack: Stack) -> None:
     referenced = set(re.findall(r"\bvar\.([a-z0-9_]+)", text))
     declared = stack.variables
     assert referenced <= set(declared), f"undeclared: {referenced - set(declared)}"
-    form_only = {"network_compartment_ocid", "vcn_ocid"}
-    assert set(declared) - referenced == form_only, "every variable but the form's pickers is used"
+    form_only = {"vcn_ocid"}
+    assert set(declared) - referenced == form_only, "every variable but the form's VCN picker is used"
     for name, block in declared.items():
         assert "type" in block.attrs, name
         description = Evaluator(stack, REQUIRED_INPUTS).attr(block, "description")
@@ -681,6 +290,22 @@ def test_names_default_to_the_seeds(stack: Stack) -> None:
     assert ev.vars["retention_days"] == 3
 
 
+def test_defaults_file_every_line_under_oci_audit_within_two_minutes(stack: Stack) -> None:
+    """Issue 14: the connector writes an object every minute (OCI's minimum), every line is filed under oci-audit."""
+    ev = evaluator(stack)
+    target = stack.resource("oci_sch_service_connector", "audit_archive").one("target")
+    assert ev.attr(target, "batch_rollover_time_in_ms") == 60000
+    assert load_settings(function_config(ev)).logzio_type == "oci-audit" == ev.vars["logzio_type"]
+
+
+@pytest.mark.parametrize("region", list(SUBSCRIBED))
+@pytest.mark.parametrize("mode", list(TOKEN_MODES))
+def test_every_local_evaluates_in_every_regions_apply(stack: Stack, mode: str, region: str) -> None:
+    """Terraform evaluates every local in every plan, used or not (the IAM ones too, outside the home region)."""
+    for overrides in ({}, ALL_OPTIONS, {"metrics": "off", "create_alarms": False}):
+        evaluator(stack, mode, region=region, **overrides).all_locals()
+
+
 def test_defaults_and_every_token_mode_pass_validation_and_preconditions(stack: Stack) -> None:
     for mode in TOKEN_MODES:
         ev = evaluator(stack, mode)
@@ -713,7 +338,18 @@ def test_defaults_and_every_token_mode_pass_validation_and_preconditions(stack: 
         ({"connector_batch_rollover_size_mbs": 500}, "connector_batch_rollover_size_mbs"),
         ({"application_shape": "ARM"}, "application_shape"),
         ({"home_region": "FRA"}, "home_region"),
-        ({"bucket_kms_key_ocid": "ocid1.vault.oc1..x"}, "bucket_kms_key_ocid"),
+        ({"bucket_kms_key_ocids": {HOME_REGION: "ocid1.vault.oc1..x"}}, "bucket_kms_key_ocids"),
+        ({"bucket_kms_key_ocids": {"FRA": "ocid1.key.oc1..x"}}, "bucket_kms_key_ocids"),
+        ({"regions": [HOME_REGION, "AMS"]}, "regions"),
+        ({"subnet_ocids": {"FRA": SUBNET}}, "subnet_ocids"),
+        ({"subnet_ocids": {HOME_REGION: "ocid1.vcn.oc1..x"}}, "subnet_ocids"),
+        ({"network_compartment_ocid": "ocid1.vcn.oc1..x"}, "network_compartment_ocid"),
+        ({"forwarder_function_ids": ["ocid1.fnapp.oc1..x"]}, "forwarder_function_ids"),
+        ({"logzio_token_secret_region": "FRA"}, "logzio_token_secret_region"),
+        ({"function_image": "{region}/logzio-from-bucket:0.1.0"}, "function_image"),
+        ({"connector_batch_rollover_time_ms": 30000}, "connector_batch_rollover_time_ms"),
+        ({"reshape": "yes"}, "reshape"),
+        ({"unwrap": "true"}, "unwrap"),
         ({"catch_up": "yes"}, "catch_up"),
         ({"catch_up_after_seconds": 0}, "catch_up_after_seconds"),
         ({"metrics": "true"}, "metrics"),
@@ -750,11 +386,149 @@ def test_variable_validation_rejects(stack: Stack, overrides: dict[str, Any], fr
         ("config", {"deadline_margin_seconds": 120, "function_timeout_seconds": 60}, "deadline_margin_seconds"),
         ("config", {"state_prefix": "audit/state/"}, "outside input_prefix"),
         ("config", {"metrics": "off"}, "create_alarms = false"),
+        ("config", {"subnet_ocid": ""}, "Give the subnet of eu-frankfurt-1"),
+        ("config", {"function_image": IMAGE.replace("{region}", OTHER_REGION)}, "pulls only from the function's own"),
+        ("config", {"regions": [OTHER_REGION, HOME_REGION], "region": NEW_REGION}, "is not in regions"),
+        ("config", {"regions": [HOME_REGION, "us-ashburn-1"]}, "not subscribed to (us-ashburn-1)"),
     ],
 )
 def test_preconditions_reject(stack: Stack, mode: str, overrides: dict[str, Any], fragment: str) -> None:
     errors = evaluator(stack, mode, **overrides).precondition_errors()
     assert any(fragment in e for e in errors), errors
+
+
+def test_a_list_without_the_home_region_is_refused_with_the_reason(stack: Stack) -> None:
+    """Issue 18: the home region is always deployed; a list without it is refused by every region's apply."""
+    for region in (OTHER_REGION, NEW_REGION):
+        ev = evaluator(stack, region=region, regions=[OTHER_REGION, NEW_REGION])
+        assert ev.precondition_errors() == [
+            "The regions list leaves out the tenancy's home region eu-frankfurt-1: OCI records the audit events of IAM "
+            "changes (users, groups, policies, dynamic groups) only in the home region, and the forwarder's IAM can "
+            "only be written there. Add eu-frankfurt-1 to regions, or leave regions empty for every subscribed region."
+        ]
+        assert ev.precondition_errors() == [_fnctl().missing_home_region(HOME_REGION)], "make apply says the same"
+    assert evaluator(stack, region=OTHER_REGION, regions=[OTHER_REGION, HOME_REGION]).precondition_errors() == []
+
+
+def test_regions_default_to_every_subscribed_region(stack: Stack) -> None:
+    outputs = {b.labels[0]: b for b in stack.of("output")}
+    ev = evaluator(stack)
+    assert ev.attr(outputs["regions"], "value") == list(SUBSCRIBED)
+    assert ev.attr(outputs["is_home_region"], "value") is True
+    listed = evaluator(stack, region=OTHER_REGION, regions=[OTHER_REGION, HOME_REGION, OTHER_REGION])
+    assert listed.attr(outputs["regions"], "value") == [OTHER_REGION, HOME_REGION]
+    assert listed.attr(outputs["is_home_region"], "value") is False
+
+
+def test_the_image_comes_from_each_regions_own_registry(stack: Stack) -> None:
+    """OCI Functions pulls only from the function's own region's OCIR, under its name or its key."""
+    fn = stack.resource("oci_functions_function", "forwarder")
+    for region, key in SUBSCRIBED.items():
+        ev = evaluator(stack, region=region, subnet_ocids={region: SUBNET.replace(HOME_REGION, region)})
+        assert ev.attr(fn, "image") == f"{region}.ocir.io/standinns/logzio/logzio-from-bucket:0.1.0"
+        assert ev.precondition_errors() == []
+        app = stack.resource("oci_functions_application", "logzio")
+        assert ev.attr(app, "subnet_ids") == [SUBNET.replace(HOME_REGION, region)]
+        by_key = evaluator(stack, region=region, function_image=IMAGE.replace("{region}", key.lower()))
+        assert by_key.precondition_errors() == []
+
+
+def _rendered(ev: Evaluator, block: Block) -> dict[str, Any]:
+    """Every attribute and nested block of a resource as one region's apply renders it (what a plan compares: not the
+    meta-arguments, nor the lifecycle checks)."""
+    meta = {"depends_on", "provider", "count"}
+    out: dict[str, Any] = {name: ev.value(expr) for name, expr in block.attrs.items() if name not in meta}
+    for nested in block.blocks:
+        if nested.kind != "lifecycle":
+            out.setdefault(nested.kind, []).append(_rendered(ev, nested))
+    return out
+
+
+def _regional(ev: Evaluator) -> dict[tuple[str, ...], Any]:
+    """Every regional resource of one apply, rendered (``None`` where its count is 0)."""
+    return {
+        block.labels: _rendered(ev, block) if ev.count(block) else None
+        for block in ev.stack.of("resource")
+        if block.labels[0] in REGIONAL_RESOURCES
+    }
+
+
+def test_two_regions_every_regional_resource_twice_and_iam_once(stack: Stack) -> None:
+    """Issue 18: each region's apply creates its region's bucket, connector, rule, application, function, log and
+    alarms; the IAM exists once, written by the home region's apply, its dynamic group matching both functions."""
+    regions = [HOME_REGION, OTHER_REGION]
+    applies = {
+        region: evaluator(
+            stack,
+            "new-secret",
+            region=region,
+            regions=regions,
+            alarm_email="oncall@example.com",
+            forwarder_function_ids=[function_id(OTHER_REGION)] if region == HOME_REGION else [],
+        )
+        for region in regions
+    }
+    for region, ev in applies.items():
+        assert all(_regional(ev).values()), f"{region}: every regional resource once"
+        fn = stack.resource("oci_functions_function", "forwarder")
+        assert ev.attr(fn, "image").startswith(f"{region}.ocir.io/")
+        settings = load_settings(function_config(ev))
+        assert settings.input_bucket == "logfile_download_bucket"
+        assert settings.token_secret_id == CREATED_SECRET, "one secret for every region"
+    identity = [b for b in stack.of("resource") if b.labels[0].startswith("oci_identity_")]
+    written = {region: [b.labels for b in identity if ev.count(b)] for region, ev in applies.items()}
+    assert written[OTHER_REGION] == []
+    assert ("oci_identity_dynamic_group", "function") in written[HOME_REGION]
+    group = stack.resource("oci_identity_dynamic_group", "function")
+    matched = _matched_ids(applies[HOME_REGION].attr(group, "matching_rule"))
+    assert matched == [function_id(HOME_REGION), function_id(OTHER_REGION)]
+    assert stack.resource("oci_vault_secret", "logzio_token") is not None
+    assert [applies[r].count(stack.resource("oci_vault_secret", "logzio_token")) for r in regions] == [1, 0]
+
+
+def test_a_secret_outside_the_functions_region_is_read_at_its_regions_endpoint(stack: Stack) -> None:
+    """One Vault secret serves every region: OCI Vault secrets are regional, so a function elsewhere is given the
+    secret's region's Secrets endpoint (the SDK's own endpoint for that region)."""
+    import oci.regions
+
+    expected = oci.regions.endpoint_for(
+        "secrets",
+        region=HOME_REGION,
+        service_endpoint_template="https://secrets.vaults.{region}.oci.{secondLevelDomain}",
+    )
+    for mode in ("new-secret", "existing-secret"):
+        assert "secrets-endpoint" not in function_config(evaluator(stack, mode)), "the home region reads its own"
+        config = function_config(evaluator(stack, mode, region=OTHER_REGION))
+        assert config["secrets-endpoint"] == expected
+        assert load_settings(config).secrets_endpoint == expected
+    local = evaluator(stack, "existing-secret", region=OTHER_REGION, logzio_token_secret_region=OTHER_REGION)
+    assert "secrets-endpoint" not in function_config(local)
+    assert "secrets-endpoint" not in function_config(evaluator(stack, "config", region=OTHER_REGION))
+
+
+@pytest.mark.parametrize("region", [HOME_REGION, OTHER_REGION])
+def test_adding_a_region_changes_nothing_in_the_regions_already_deployed(stack: Stack, region: str) -> None:
+    """Issue 18: a newly subscribed region adds its own apply; every region already deployed renders exactly the same
+    regional resources, and the home region's apply changes only the IAM (a grant and a function for the new one)."""
+    known = [function_id(OTHER_REGION)] if region == HOME_REGION else []
+    before = evaluator(stack, region=region, regions=[HOME_REGION, OTHER_REGION], forwarder_function_ids=known)
+    after = evaluator(
+        stack,
+        region=region,
+        regions=[HOME_REGION, OTHER_REGION, NEW_REGION],
+        forwarder_function_ids=[*known, function_id(NEW_REGION)] if region == HOME_REGION else [],
+    )
+    assert _regional(after) == _regional(before)
+    changed = {
+        block.labels
+        for block in stack.of("resource")
+        if block.labels[0] not in REGIONAL_RESOURCES
+        and (after.count(block) and _rendered(after, block)) != (before.count(block) and _rendered(before, block))
+    }
+    if region == HOME_REGION:
+        assert changed == {("oci_identity_dynamic_group", "function"), ("oci_identity_policy", "forwarder")}
+    else:
+        assert changed == set()
 
 
 def test_every_precondition_is_also_what_load_settings_would_refuse(stack: Stack) -> None:
@@ -849,9 +623,10 @@ def test_connector_target_is_this_bucket_under_the_input_prefix(stack: Stack) ->
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("region", [HOME_REGION, OTHER_REGION])
 @pytest.mark.parametrize("mode", list(TOKEN_MODES))
-def test_function_config_is_what_the_code_reads(stack: Stack, mode: str) -> None:
-    ev = evaluator(stack, mode)
+def test_function_config_is_what_the_code_reads(stack: Stack, mode: str, region: str) -> None:
+    ev = evaluator(stack, mode, region=region)
     config = function_config(ev)
     assert set(config) <= set(KEYS), f"keys the code does not read: {set(config) - set(KEYS)}"
     assert all(isinstance(v, str) for v in config.values())
@@ -906,6 +681,19 @@ def test_function_config_catch_up_and_metrics_keys(stack: Stack) -> None:
     assert settings.monitoring_endpoint == endpoint
 
 
+def test_reshape_and_unwrap_reach_the_function_config(stack: Stack) -> None:
+    """Contract 6: the variables reshape and unwrap become the config keys of the same names, on or off; unset, the
+    forwarder's own defaults apply."""
+    default = function_config(evaluator(stack))
+    assert "reshape" not in default
+    assert "unwrap" not in default
+    for reshape, unwrap in (("on", "off"), ("off", "on")):
+        config = function_config(evaluator(stack, reshape=reshape, unwrap=unwrap))
+        assert (config["reshape"], config["unwrap"]) == (reshape, unwrap)
+        assert {"reshape", "unwrap"} <= set(KEYS)
+        load_settings(config)
+
+
 def test_every_metrics_namespace_the_stack_accepts_the_code_accepts_too(stack: Stack) -> None:
     for namespace in ("logzio_forwarder", "A", "audit_Prod_2", "oci_x", "ORACLE_x", "2fast", "with-dash", "ocix"):
         ev = evaluator(stack, metrics_namespace=namespace)
@@ -936,7 +724,7 @@ def test_function_resources_and_limits(stack: Stack) -> None:
     assert ev.attr(app, "display_name") == "logzio"
     assert ev.attr(app, "subnet_ids") == [SUBNET]
     assert ev.attr(fn, "display_name") == "logzio-from-bucket"
-    assert ev.attr(fn, "image") == REQUIRED_INPUTS["function_image"]
+    assert ev.attr(fn, "image") == "eu-frankfurt-1.ocir.io/standinns/logzio/logzio-from-bucket:0.1.0"
     assert ev.attr(fn, "memory_in_mbs") == 256
     assert ev.attr(fn, "timeout_in_seconds") == 300
     settings = load_settings(function_config(ev))
@@ -944,7 +732,6 @@ def test_function_resources_and_limits(stack: Stack) -> None:
 
 
 def _func_yaml() -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml")
     loaded = yaml.safe_load((ROOT / "func.yaml").read_text())
     assert isinstance(loaded, dict)
     return loaded
@@ -1138,7 +925,7 @@ NOT_NARROWABLE = {
 TENANCY_WIDE = {"objectstorage-namespaces", "keys"}
 """Resource types granted in the tenancy: the namespace name (not narrowable), and one key by its OCID (the key's
 compartment is not known to the stack)."""
-BUCKET_KEY = "ocid1.key.oc1.eu-amsterdam-1.aaaaaaaastandinbucketkey"
+BUCKET_KEY = "ocid1.key.oc1.eu-frankfurt-1.aaaaaaaastandinbucketkey"
 METRICS_COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaastandinmetrics"
 
 
@@ -1154,9 +941,13 @@ def _statements(ev: Evaluator) -> list[str]:
 def _all_variants(stack: Stack) -> Iterator[tuple[str, Evaluator]]:
     """Every token mode, with every optional grant on; and the registry stack."""
     for mode in TOKEN_MODES:
-        yield mode, evaluator(stack, mode, bucket_kms_key_ocid=BUCKET_KEY, metrics_namespace="audit_prod")
+        yield (
+            mode,
+            evaluator(stack, mode, bucket_kms_key_ocids={HOME_REGION: BUCKET_KEY}, metrics_namespace="audit_prod"),
+        )
     registry = load_stack(REGISTRY_DIR)
-    yield "registry", Evaluator(registry, {k: v for k, v in REQUIRED_INPUTS.items() if k in registry.variables})
+    inputs = {k: v for k, v in REQUIRED_INPUTS.items() if k in registry.variables}
+    yield "registry", Evaluator(registry, inputs, computed())
 
 
 def test_every_policy_statement_is_narrowed(stack: Stack) -> None:
@@ -1206,13 +997,21 @@ def test_each_principal_gets_only_its_grant(stack: Stack) -> None:
     assert sorted(by_subject[dg]) == [("manage", "objects"), ("read", "secret-bundles"), ("use", "metrics")]
     assert by_subject["any-user"] == [("manage", "objects")]  # the connector, by the where-clause
     assert by_subject["service cloudEvents"] == [("use", "functions-family")]
-    assert by_subject["service objectstorage-eu-amsterdam-1"] == [("manage", "object-family")]
+    for region in SUBSCRIBED:  # every deployed region's Object Storage runs its bucket's lifecycle rule
+        assert by_subject[f"service objectstorage-{region}"] == [("manage", "object-family")]
     assert by_subject["service faas"] == [("use", "virtual-network-family")]
     assert not any(s.startswith("group ") for s in by_subject), "the OCIR push identity is a stack of its own"
     config_mode = [s for s in _statements(evaluator(stack, "config")) if "secret" in s]
     assert config_mode == [], "no Vault grant when the token is in the function config"
-    keyed = _grants(evaluator(stack, bucket_kms_key_ocid=BUCKET_KEY))
-    assert keyed["service objectstorage-eu-amsterdam-1"] == [("manage", "object-family"), ("use", "keys")]
+    other_key = BUCKET_KEY.replace(HOME_REGION, OTHER_REGION)
+    keyed = _grants(evaluator(stack, bucket_kms_key_ocids={HOME_REGION: BUCKET_KEY, OTHER_REGION: other_key}))
+    assert keyed[f"service objectstorage-{HOME_REGION}"] == [("manage", "object-family"), ("use", "keys")]
+    assert keyed[f"service objectstorage-{OTHER_REGION}"] == [("manage", "object-family"), ("use", "keys")]
+    assert keyed[f"service objectstorage-{NEW_REGION}"] == [("manage", "object-family")]
+    listed = _grants(evaluator(stack, regions=[HOME_REGION, OTHER_REGION]))
+    assert {s for s in listed if "objectstorage" in s} == {
+        f"service objectstorage-{r}" for r in (HOME_REGION, OTHER_REGION)
+    }
 
 
 def test_function_may_post_exactly_where_its_config_says(stack: Stack) -> None:
@@ -1231,12 +1030,30 @@ def test_function_may_post_exactly_where_its_config_says(stack: Stack) -> None:
     assert not [s for s in _statements(off) if " metrics " in s], "no grant when the function posts no metrics"
 
 
-def test_dynamic_group_matches_only_this_function(stack: Stack) -> None:
-    ev = evaluator(stack)
+def _matched_ids(rule: str) -> list[str]:
+    """The OCIDs a dynamic-group matching rule of the form ``ANY {resource.id = '…', …}`` matches, and nothing else."""
+    match = re.fullmatch(r"ANY \{(.*)\}", rule)
+    assert match, rule
+    ids = []
+    for condition in match.group(1).split(", "):
+        term = re.fullmatch(r"resource\.id = '(ocid1\.fnfunc\.[\w.-]+)'", condition)
+        assert term, f"{condition!r} in {rule!r} is not resource.id = '<function>'"
+        ids.append(term.group(1))
+    return ids
+
+
+def test_dynamic_group_matches_exactly_the_forwarder_functions(stack: Stack) -> None:
+    """One dynamic group for every region's function: the home region's apply lists its own and the other regions'
+    (their applies' function_id outputs), and nothing else: no other function in the compartment."""
     group = stack.resource("oci_identity_dynamic_group", "function")
+    ev = evaluator(stack)
     assert ev.attr(group, "compartment_id") == TENANCY
-    rule = ev.attr(group, "matching_rule")
-    assert rule == f"ALL {{resource.type = 'fnfunc', resource.id = '{FUNCTION_ID}'}}"
+    assert _matched_ids(ev.attr(group, "matching_rule")) == [FUNCTION_ID]
+    others = [function_id(OTHER_REGION), function_id(NEW_REGION)]
+    every = evaluator(stack, forwarder_function_ids=[*others, function_id(OTHER_REGION)])
+    assert _matched_ids(every.attr(group, "matching_rule")) == [FUNCTION_ID, *others]
+    for region in (OTHER_REGION, NEW_REGION):
+        assert evaluator(stack, region=region).count(group) == 0, "written once, by the home region's apply"
 
 
 def test_bucket_key_is_optional_and_granted_before_the_bucket(stack: Stack) -> None:
@@ -1244,9 +1061,13 @@ def test_bucket_key_is_optional_and_granted_before_the_bucket(stack: Stack) -> N
     policy = stack.resource("oci_identity_policy", "bucket_key")
     assert evaluator(stack).attr(bucket, "kms_key_id") is None
     assert evaluator(stack).count(policy) == 0
-    keyed = evaluator(stack, bucket_kms_key_ocid=BUCKET_KEY)
+    keys = {HOME_REGION: BUCKET_KEY, OTHER_REGION: BUCKET_KEY.replace(HOME_REGION, OTHER_REGION)}
+    keyed = evaluator(stack, bucket_kms_key_ocids=keys)
     assert keyed.attr(bucket, "kms_key_id") == BUCKET_KEY
     assert keyed.count(policy) == 1
+    other = evaluator(stack, region=OTHER_REGION, bucket_kms_key_ocids=keys)
+    assert other.attr(bucket, "kms_key_id") == keys[OTHER_REGION], "each region's bucket, its region's key"
+    assert evaluator(stack, region=NEW_REGION, bucket_kms_key_ocids=keys).attr(bucket, "kms_key_id") is None
     assert "oci_identity_policy.bucket_key" in _dependency_graph()["oci_objectstorage_bucket.audit"]
 
 
@@ -1257,7 +1078,7 @@ def test_push_identity_is_a_stack_of_its_own_and_auth_token_only(stack: Stack) -
     registry = load_stack(REGISTRY_DIR)
     assert {b.labels[0] for b in registry.of("resource")} == REGISTRY_RESOURCES
     assert {b.labels[0] for b in registry.of("data")} <= DOCUMENTED_DATA_SOURCES
-    ev = Evaluator(registry, {k: v for k, v in REQUIRED_INPUTS.items() if k in registry.variables})
+    ev = Evaluator(registry, {k: v for k, v in REQUIRED_INPUTS.items() if k in registry.variables}, computed())
     assert ev.attr(registry.resource("oci_identity_user", "ocir"), "name") == "logzio_user"
     assert ev.attr(registry.resource("oci_identity_group", "ocir"), "name") == "function_admins"
     assert ev.attr(registry.resource("oci_identity_policy", "ocir"), "name") == "Functions_Repo_Policy"
@@ -1275,8 +1096,17 @@ def test_push_identity_is_a_stack_of_its_own_and_auth_token_only(stack: Stack) -
     assert ev.attr(repository, "compartment_id") == COMPARTMENT
     outputs = {b.labels[0]: b for b in registry.of("output")}
     image = ev.attr(outputs["image_repository"], "value") + ":0.1.0"
-    assert image == f"eu-amsterdam-1.ocir.io/{NAMESPACE}/logzio/logzio-from-bucket:0.1.0"
-    assert Evaluator(stack, {**REQUIRED_INPUTS, "function_image": image}).validation_errors() == []
+    assert image == f"eu-frankfurt-1.ocir.io/{NAMESPACE}/logzio/logzio-from-bucket:0.1.0"
+    template = ev.attr(outputs["image_repository_template"], "value") + ":0.1.0"
+    assert template == f"{{region}}.ocir.io/{NAMESPACE}/logzio/logzio-from-bucket:0.1.0"
+    for value in (image, template):
+        forwarder = evaluator(stack, function_image=value)
+        assert forwarder.validation_errors() == forwarder.precondition_errors() == []
+    # Every region gets the repository (OCI Functions pulls from its own region); the identity is written once.
+    other = Evaluator(registry, {**ev.vars, "region": OTHER_REGION}, computed(OTHER_REGION))
+    assert other.count(repository) == 1
+    assert {other.count(b) for b in registry.of("resource") if b.labels[0].startswith("oci_identity_")} == {0}
+    assert other.attr(outputs["image_repository"], "value").startswith(f"{OTHER_REGION}.ocir.io/")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1290,10 +1120,10 @@ MQL = re.compile(
 """The MQL shape the alarms use: metric[interval]{dimensions}.grouping().statistic() [predicate]."""
 STATISTICS = {"absent", "count", "max", "mean", "min", "percentile", "rate", "sum"}
 ALARMS = {
-    "records_not_delivered": ("logzio-from-bucket: records not delivered", "CRITICAL"),
-    "function_errors": ("logzio-from-bucket: function errors or throttling", "ERROR"),
-    "forwarding_silent": ("logzio-from-bucket: no records forwarded", "ERROR"),
-    "delivery_lag": ("logzio-from-bucket: delivery lag", "WARNING"),
+    "records_not_delivered": ("logzio-from-bucket ({region}): records not delivered", "CRITICAL"),
+    "function_errors": ("logzio-from-bucket ({region}): function errors or throttling", "ERROR"),
+    "forwarding_silent": ("logzio-from-bucket ({region}): no records forwarded", "ERROR"),
+    "delivery_lag": ("logzio-from-bucket ({region}): delivery lag", "WARNING"),
 }
 """Resource name -> display name and severity; docs/operations.md describes the alarms by these names."""
 
@@ -1381,14 +1211,17 @@ def test_alarms_names_severities_topic_and_bodies(stack: Stack) -> None:
     ev = evaluator(stack)
     topic = stack.resource("oci_ons_notification_topic", "alarms")
     assert ev.count(topic) == 1
-    assert ev.attr(topic, "name") == "logzio-forwarder-alarms"
+    assert ev.attr(topic, "name") == "logzio-forwarder-alarms-eu-frankfurt-1", "one topic per region"
     outputs = {b.labels[0]: b for b in stack.of("output")}
     replay = ev.attr(outputs["replay_command"], "value")
     assert replay == "make replay APP=logzio FN=logzio-from-bucket PREFIX=audit/"
     for name, (display_name, severity) in ALARMS.items():
         alarm = stack.resource("oci_monitoring_alarm", name)
         assert ev.count(alarm) == 1
-        assert ev.attr(alarm, "display_name") == display_name
+        assert ev.attr(alarm, "display_name") == display_name.format(region=HOME_REGION)
+        other = evaluator(stack, region=OTHER_REGION)
+        assert other.attr(alarm, "display_name") == display_name.format(region=OTHER_REGION), "names its region"
+        assert other.attr(alarm, "destinations") == [TOPIC_ID.replace(HOME_REGION, OTHER_REGION)]
         assert ev.attr(alarm, "severity") == severity
         assert ev.attr(alarm, "is_enabled") is True
         assert ev.attr(alarm, "destinations") == [TOPIC_ID]
@@ -1396,7 +1229,10 @@ def test_alarms_names_severities_topic_and_bodies(stack: Stack) -> None:
         lines = body.splitlines()
         assert 2 <= len(lines) <= 4, f"{name}: a few lines"
         assert "First: " in body, f"{name}: says what to do first"
-        assert "Read the function's invocation log (log group logzio-forwarder, log logzio-invoke)" in body, name
+        assert (
+            "Read the function's invocation log in eu-frankfurt-1 (log group logzio-forwarder, log logzio-invoke)"
+            in body
+        )
         assert "logzio-from-bucket" in lines[0], f"{name}: the first line says which forwarder and what it means"
     assert replay in ev.attr(stack.resource("oci_monitoring_alarm", "records_not_delivered"), "body")
 
@@ -1474,10 +1310,11 @@ def test_example_tfvars_is_complete_and_valid(stack: Stack) -> None:
     values = _tfvars(TF_DIR / "example.tfvars")
     assert set(values) <= set(stack.variables)
     assert set(REQUIRED_INPUTS) <= set(values)
-    ev = Evaluator(stack, values)
-    assert ev.validation_errors() == []
-    assert ev.precondition_errors() == []
-    load_settings(function_config(ev))
+    for region in (HOME_REGION, OTHER_REGION):  # one file serves every region's apply
+        ev = Evaluator(stack, {**values, "region": region}, computed(region))
+        assert ev.validation_errors() == []
+        assert ev.precondition_errors() == []
+        load_settings(function_config(ev))
 
 
 def test_registry_example_tfvars_is_complete_and_valid() -> None:
@@ -1486,13 +1323,12 @@ def test_registry_example_tfvars_is_complete_and_valid() -> None:
     assert set(values) <= set(registry.variables)
     required = {name for name, block in registry.variables.items() if "default" not in block.attrs}
     assert required == {"tenancy_ocid", "region", "compartment_ocid"} <= set(values)
-    assert Evaluator(registry, values).validation_errors() == []
+    assert Evaluator(registry, values, computed()).validation_errors() == []
     forwarder = _tfvars(TF_DIR / "example.tfvars")
     assert {k: forwarder[k] for k in required} == {k: values[k] for k in required}, "the same place as the forwarder"
 
 
 def test_resource_manager_schema_covers_the_variables(stack: Stack) -> None:
-    yaml = pytest.importorskip("yaml")
     schema = yaml.safe_load((TF_DIR / "schema.yaml").read_text())
     grouped = [name for group in schema["variableGroups"] for name in group["variables"]]
     assert len(grouped) == len(set(grouped)), "a variable is in two groups"
@@ -1511,12 +1347,7 @@ def test_resource_manager_schema_covers_the_variables(stack: Stack) -> None:
 
 
 def _fnctl() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fnctl", ROOT / "deploy" / "fnctl.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_fnctl()
 
 
 def test_make_stack_zips_the_terraform_for_resource_manager(tmp_path: Path) -> None:
@@ -1549,7 +1380,8 @@ def _make_targets() -> dict[str, list[str]]:
 
 def test_makefile_deploy_targets() -> None:
     targets = _make_targets()
-    assert targets["deploy"] == ["fn -v deploy --app $(APP)"]
+    assert any("deploy/fnctl.py deploy" in line for line in targets["deploy"])
+    assert any("deploy/fnctl.py apply --stack $(STACK)" in line for line in targets["apply"])
     assert any("deploy/fnctl.py stack deploy/stack.zip" in line for line in targets["stack"])
     assert any("deploy/fnctl.py configure --app $(APP) --fn $(FN)" in line for line in targets["configure"])
     assert any("deploy/fnctl.py replay --app $(APP) --fn $(FN)" in line for line in targets["replay"])

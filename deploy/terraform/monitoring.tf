@@ -1,7 +1,9 @@
-# Alarms as code: one Notifications topic (with an optional e-mail subscription) and four alarms, on the metrics the
-# forwarder posts (logzio_forwarder.metrics.METRIC_NAMES, namespace var.metrics_namespace, dimensions bucket and
-# resourceId = the function's OCID) and on the function's own oci_faas metrics. Alarms on metrics in the stack's
-# compartment need no IAM policy; the function's `use metrics` grant is in iam.tf.
+# Alarms as code, in each region: a Notifications topic (with an optional e-mail subscription) and four alarms, on the
+# metrics the region's function posts (logzio_forwarder.metrics.METRIC_NAMES, namespace var.metrics_namespace,
+# dimensions bucket, resourceId = the function's OCID and region) and on the function's own oci_faas metrics. A topic
+# per region: alarms and topics are regional, and one region's alarms keep paging while another region (the home
+# region too) is down or half-applied. Each alarm names its region, so a page says which region went quiet. Alarms on
+# metrics in the stack's compartment need no IAM policy; the functions' `use metrics` grant is in iam.tf.
 
 locals {
   alarm_count = var.create_alarms ? 1 : 0
@@ -10,14 +12,16 @@ locals {
   # MQL intervals are 1m-60m or 1h-24h.
   silence_interval = var.silence_alarm_minutes <= 60 ? "${var.silence_alarm_minutes}m" : "${var.silence_alarm_minutes / 60}h"
   replay_command   = "make replay APP=${oci_functions_application.logzio.display_name} FN=${oci_functions_function.forwarder.display_name} PREFIX=${var.input_prefix}/"
-  read_logs        = "Read the function's invocation log (log group ${var.log_group_name}, log ${var.application_name}-invoke) for the {\"summary\": …} line of each invocation."
+  replay_in_region = "with the fn context of ${var.region}: ${local.replay_command}"
+  read_logs        = "Read the function's invocation log in ${var.region} (log group ${var.log_group_name}, log ${var.application_name}-invoke) for the {\"summary\": …} line of each invocation."
+  alarm_prefix     = "${var.function_name} (${var.region})"
 }
 
 resource "oci_ons_notification_topic" "alarms" {
   count          = local.alarm_count
   compartment_id = var.compartment_ocid
-  name           = var.alarm_topic_name
-  description    = "Alarms of the ${var.function_name} Logz.io audit forwarder."
+  name           = "${var.alarm_topic_name}-${var.region}"
+  description    = "Alarms of the ${var.function_name} Logz.io audit forwarder in ${var.region}."
   freeform_tags  = var.freeform_tags
 }
 
@@ -35,7 +39,7 @@ resource "oci_ons_subscription" "alarm_email" {
 resource "oci_monitoring_alarm" "records_not_delivered" {
   count                 = local.alarm_count
   compartment_id        = var.compartment_ocid
-  display_name          = "${var.function_name}: records not delivered"
+  display_name          = "${local.alarm_prefix}: records not delivered"
   severity              = "CRITICAL"
   is_enabled            = true
   namespace             = var.metrics_namespace
@@ -45,9 +49,9 @@ resource "oci_monitoring_alarm" "records_not_delivered" {
   message_format        = "ONS_OPTIMIZED"
   freeform_tags         = var.freeform_tags
   body = join("\n", [
-    "${var.function_name} could not deliver some audit records to Logz.io (RecordsNotDelivered > 0): they are missing there.",
+    "${local.alarm_prefix} could not deliver some audit records to Logz.io (RecordsNotDelivered > 0): they are missing there.",
     "First: ${local.read_logs} It names the listener's answer (401 token, 400 malformed lines, 413, timeouts).",
-    "Then, with the cause fixed: ${local.replay_command} (objects already delivered are skipped; the bucket keeps objects ${var.retention_days} days).",
+    "Then, with the cause fixed, ${local.replay_in_region} (objects already delivered are skipped; the bucket keeps objects ${var.retention_days} days).",
   ])
 }
 
@@ -55,7 +59,7 @@ resource "oci_monitoring_alarm" "records_not_delivered" {
 resource "oci_monitoring_alarm" "function_errors" {
   count                 = local.alarm_count
   compartment_id        = var.compartment_ocid
-  display_name          = "${var.function_name}: function errors or throttling"
+  display_name          = "${local.alarm_prefix}: function errors or throttling"
   severity              = "ERROR"
   is_enabled            = true
   namespace             = "oci_faas"
@@ -65,9 +69,9 @@ resource "oci_monitoring_alarm" "function_errors" {
   message_format        = "ONS_OPTIMIZED"
   freeform_tags         = var.freeform_tags
   body = join("\n", [
-    "${var.function_name} failed or was throttled (oci_faas FunctionResponseCount, responseType Error or Throttled).",
+    "${local.alarm_prefix} failed or was throttled (oci_faas FunctionResponseCount, responseType Error or Throttled).",
     "First: ${local.read_logs} A config error names the key; timeouts point at the subnet's route to Object Storage or Logz.io.",
-    "Throttling means the tenancy's Functions limits were reached. Objects of failed invocations are caught up later; to be sure: ${local.replay_command}",
+    "Throttling means the tenancy's Functions limits were reached. Objects of failed invocations are caught up later; to be sure, ${local.replay_in_region}",
   ])
 }
 
@@ -76,7 +80,7 @@ resource "oci_monitoring_alarm" "function_errors" {
 resource "oci_monitoring_alarm" "forwarding_silent" {
   count                 = local.alarm_count
   compartment_id        = var.compartment_ocid
-  display_name          = "${var.function_name}: no records forwarded"
+  display_name          = "${local.alarm_prefix}: no records forwarded"
   severity              = "ERROR"
   is_enabled            = true
   namespace             = var.metrics_namespace
@@ -86,9 +90,9 @@ resource "oci_monitoring_alarm" "forwarding_silent" {
   message_format        = "ONS_OPTIMIZED"
   freeform_tags         = var.freeform_tags
   body = join("\n", [
-    "${var.function_name} has posted no RecordsForwarded for ${var.silence_alarm_minutes} minutes: the connector, the Events rule or the function has stopped (or the tenancy was that quiet).",
+    "${local.alarm_prefix} has posted no RecordsForwarded for ${var.silence_alarm_minutes} minutes: in ${var.region}, the connector, the Events rule or the function has stopped (or the region was that quiet).",
     "First: check that new objects arrive in bucket ${var.bucket_name} under ${var.input_prefix} (connector ${var.connector_name}) and that rule '${var.rule_name}' is enabled. ${local.read_logs}",
-    "Objects that arrived but were not forwarded: ${local.replay_command}",
+    "Objects that arrived but were not forwarded, ${local.replay_in_region}",
   ])
 }
 
@@ -96,7 +100,7 @@ resource "oci_monitoring_alarm" "forwarding_silent" {
 resource "oci_monitoring_alarm" "delivery_lag" {
   count                 = local.alarm_count
   compartment_id        = var.compartment_ocid
-  display_name          = "${var.function_name}: delivery lag"
+  display_name          = "${local.alarm_prefix}: delivery lag"
   severity              = "WARNING"
   is_enabled            = true
   namespace             = var.metrics_namespace
@@ -106,7 +110,7 @@ resource "oci_monitoring_alarm" "delivery_lag" {
   message_format        = "ONS_OPTIMIZED"
   freeform_tags         = var.freeform_tags
   body = join("\n", [
-    "${var.function_name} delivers records to Logz.io more than ${var.delivery_lag_alarm_seconds} s late (DeliveryLagSeconds).",
+    "${local.alarm_prefix} delivers records to Logz.io more than ${var.delivery_lag_alarm_seconds} s late (DeliveryLagSeconds).",
     "First: ${local.read_logs} Look for invocations stopped at their deadline, listener retries (ListenerRetries) and failed objects.",
     "Catch-up finishes unfinished objects on later invocations; a lag that stays wants smaller connector objects or a look at the listener.",
   ])

@@ -39,8 +39,28 @@ output "events_rule_id" {
 }
 
 output "dynamic_group_name" {
-  description = "Dynamic group that matches the function's resource principal."
-  value       = oci_identity_dynamic_group.function.name
+  description = "Dynamic group that matches every region's forwarder function (null outside the home region, whose apply writes the IAM)."
+  value       = one(oci_identity_dynamic_group.function[*].name)
+}
+
+output "region" {
+  description = "The region this apply deployed to (each region has its own state)."
+  value       = var.region
+}
+
+output "regions" {
+  description = "Every region the forwarder runs in: the given regions, or every subscribed region. make apply applies each."
+  value       = local.regions
+}
+
+output "is_home_region" {
+  description = "Whether this apply is the home region's, which also writes the shared IAM (and the Vault secret)."
+  value       = local.is_home
+}
+
+output "function_image" {
+  description = "The image this region's function runs (function_image with {region} filled in)."
+  value       = local.function_image
 }
 
 output "token_secret_id" {
@@ -54,7 +74,7 @@ output "token_mode" {
 }
 
 output "replay_command" {
-  description = "Re-forward everything still in the bucket (e.g. after a Logz.io outage)."
+  description = "Re-forward everything still in this region's bucket (e.g. after a Logz.io outage), with the fn context of the region."
   value       = local.replay_command
 }
 
@@ -69,7 +89,7 @@ output "metrics_namespace" {
 }
 
 output "alarm_topic_id" {
-  description = "OCID of the Notifications topic the alarms publish to (null with create_alarms = false); subscribe more endpoints to it."
+  description = "OCID of this region's Notifications topic the alarms publish to (null with create_alarms = false); subscribe more endpoints to it."
   value       = one(oci_ons_notification_topic.alarms[*].id)
 }
 

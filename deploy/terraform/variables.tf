@@ -14,11 +14,22 @@ variable "tenancy_ocid" {
 
 variable "region" {
   type        = string
-  description = "Region identifier for the bucket, connector, function and rule, e.g. eu-amsterdam-1."
+  description = "The region this apply deploys to (bucket, connector, function, rule, log, alarms), e.g. eu-amsterdam-1. Every region has its own apply and state: make apply runs one per region of regions; Resource Manager fills it with the stack's region."
 
   validation {
     condition     = can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", var.region))
     error_message = "The region must be a region identifier such as eu-amsterdam-1 or us-ashburn-1 (not a region key such as AMS)."
+  }
+}
+
+variable "regions" {
+  type        = list(string)
+  default     = []
+  description = "The regions the forwarder runs in, each with its own apply. Empty: every region the tenancy is subscribed to. A list must include the tenancy's home region, where OCI records the audit events of IAM changes."
+
+  validation {
+    condition     = alltrue([for region in var.regions : can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", region))])
+    error_message = "The regions must be region identifiers such as eu-frankfurt-1 (not region keys such as FRA)."
   }
 }
 
@@ -45,18 +56,35 @@ variable "compartment_ocid" {
 
 variable "subnet_ocid" {
   type        = string
-  description = "Subnet for the Functions application (the seed uses a private subnet). It needs egress to the Logz.io listener on port 8071 (NAT gateway) and to Object Storage and Vault (service gateway or NAT)."
+  default     = ""
+  description = "Subnet for this region's Functions application (the seed uses a private subnet), when subnet_ocids has no entry for the region. It needs egress to the Logz.io listener on port 8071 (NAT gateway) and to Object Storage, Vault and Monitoring (service gateway or NAT)."
 
   validation {
-    condition     = can(regex("^ocid1\\.subnet\\.", var.subnet_ocid))
-    error_message = "The subnet_ocid must be a subnet OCID (ocid1.subnet.…)."
+    condition     = var.subnet_ocid == "" || can(regex("^ocid1\\.subnet\\.", var.subnet_ocid))
+    error_message = "The subnet_ocid must be empty or a subnet OCID (ocid1.subnet.…)."
+  }
+}
+
+variable "subnet_ocids" {
+  type        = map(string)
+  default     = {}
+  description = "Subnet of each region's Functions application, by region identifier (subnets are regional), e.g. { \"eu-frankfurt-1\" = \"ocid1.subnet.…\" }. A region without an entry uses subnet_ocid."
+
+  validation {
+    condition     = alltrue([for region, subnet in var.subnet_ocids : can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", region)) && can(regex("^ocid1\\.subnet\\.", subnet))])
+    error_message = "The subnet_ocids must map region identifiers (eu-frankfurt-1) to subnet OCIDs (ocid1.subnet.…)."
   }
 }
 
 variable "network_compartment_ocid" {
   type        = string
   default     = ""
-  description = "Only used by the Resource Manager form to pick the VCN and subnet; ignored by Terraform."
+  description = "Compartment of the subnets (the Functions service is granted their network there). Empty: the compartment of the home region's subnet. The Resource Manager form also picks the VCN and subnet from it."
+
+  validation {
+    condition     = var.network_compartment_ocid == "" || can(regex("^ocid1\\.(compartment|tenancy)\\.", var.network_compartment_ocid))
+    error_message = "The network_compartment_ocid must be empty or a compartment OCID (ocid1.compartment.…)."
+  }
 }
 
 variable "vcn_ocid" {
@@ -133,7 +161,7 @@ variable "rule_name" {
 variable "dynamic_group_name" {
   type        = string
   default     = "logzio-from-bucket-fn"
-  description = "Name of the dynamic group that matches only this function (its resource principal)."
+  description = "Name of the dynamic group that matches exactly the forwarder functions, one per region (their resource principals)."
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_.-]{1,100}$", var.dynamic_group_name))
@@ -144,7 +172,7 @@ variable "dynamic_group_name" {
 variable "policy_name" {
   type        = string
   default     = "logzio-forwarder-policy"
-  description = "Name of the IAM policy (attached to the tenancy) holding the least-privilege statements of the flow."
+  description = "Name of the IAM policy (attached to the tenancy, written by the home region's apply) holding the least-privilege statements of the flow in every region."
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_.-]{1,100}$", var.policy_name))
@@ -208,8 +236,8 @@ variable "connector_batch_rollover_size_mbs" {
 
 variable "connector_batch_rollover_time_ms" {
   type        = number
-  default     = 420000
-  description = "Connector target: start a new object after this many milliseconds (420000 = 7 minutes)."
+  default     = 60000
+  description = "Connector target: start a new object after this many milliseconds. 60000 (OCI's minimum) makes a record searchable in Logz.io within about two minutes, at one object and one invocation per minute; up to 420000 (7 minutes) for fewer."
 
   validation {
     condition     = var.connector_batch_rollover_time_ms >= 60000 && var.connector_batch_rollover_time_ms <= 420000 && floor(var.connector_batch_rollover_time_ms) == var.connector_batch_rollover_time_ms
@@ -223,11 +251,11 @@ variable "connector_batch_rollover_time_ms" {
 
 variable "function_image" {
   type        = string
-  description = "Function image in OCIR, e.g. eu-amsterdam-1.ocir.io/<namespace>/logzio/logzio-from-bucket:0.1.0 (build and push it first; see docs/deployment.md)."
+  description = "Function image in this region's OCIR, e.g. {region}.ocir.io/<namespace>/logzio/logzio-from-bucket:0.1.0, where {region} stands for the apply's region (OCI Functions pulls only from the function's own region; make deploy pushes the image to every region). Build and push it first; see docs/deployment.md."
 
   validation {
-    condition     = can(regex("^[a-z0-9.-]+\\.[a-z]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})$", var.function_image))
-    error_message = "The function_image must be a registry image reference with a tag or digest, e.g. eu-amsterdam-1.ocir.io/<namespace>/logzio/logzio-from-bucket:0.1.0."
+    condition     = can(regex("^([a-z0-9.-]+|\\{region\\}\\.ocir)\\.[a-z]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})$", var.function_image))
+    error_message = "The function_image must be a registry image reference with a tag or digest, e.g. {region}.ocir.io/<namespace>/logzio/logzio-from-bucket:0.1.0."
   }
 }
 
@@ -314,8 +342,8 @@ variable "logzio_url" {
 
 variable "logzio_type" {
   type        = string
-  default     = "http-bulk"
-  description = "Logz.io log type (config logzio-type); no spaces."
+  default     = "oci-audit"
+  description = "Logz.io log type (config logzio-type) every line is filed under; no spaces. oci-audit: one type for OCI audit records, which parsing rules and SIEM content can key on."
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_.@:-]+$", var.logzio_type))
@@ -346,16 +374,27 @@ variable "logzio_token_secret_ocid" {
   }
 }
 
+variable "logzio_token_secret_region" {
+  type        = string
+  default     = ""
+  description = "Region of the vault holding logzio_token_secret_ocid. Empty: the home region. Functions in other regions read the secret at that region's Secrets endpoint."
+
+  validation {
+    condition     = var.logzio_token_secret_region == "" || can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", var.logzio_token_secret_region))
+    error_message = "The logzio_token_secret_region must be empty or a region identifier such as eu-frankfurt-1."
+  }
+}
+
 variable "create_vault_secret" {
   type        = bool
   default     = false
-  description = "Store logzio_token in a new Vault secret (in vault_ocid, encrypted with vault_key_ocid) and give the function only its OCID."
+  description = "Store logzio_token in a new Vault secret (in vault_ocid, encrypted with vault_key_ocid; the home region's apply creates it) and give every region's function only its OCID."
 }
 
 variable "vault_ocid" {
   type        = string
   default     = ""
-  description = "Vault for the secret created when create_vault_secret = true."
+  description = "Vault for the secret created when create_vault_secret = true: a vault in the home region."
 
   validation {
     condition     = var.vault_ocid == "" || can(regex("^ocid1\\.vault\\.", var.vault_ocid))
@@ -395,14 +434,25 @@ variable "create_functions_service_policy" {
   description = "Add 'Allow service faas to use virtual-network-family' in the subnet's compartment, which the Functions service needs to attach the application to the subnet. Disable if the tenancy already grants it."
 }
 
-variable "bucket_kms_key_ocid" {
-  type        = string
-  default     = ""
-  description = "Optional customer-managed Vault key (AES) that encrypts the bucket; the stack lets this region's Object Storage use that key. Empty: an Oracle-managed key."
+variable "bucket_kms_key_ocids" {
+  type        = map(string)
+  default     = {}
+  description = "Optional customer-managed Vault keys (AES) that encrypt the buckets, by region identifier (keys are regional); the home region's apply lets each region's Object Storage use its key. A region without an entry: an Oracle-managed key."
 
   validation {
-    condition     = var.bucket_kms_key_ocid == "" || can(regex("^ocid1\\.key\\.", var.bucket_kms_key_ocid))
-    error_message = "The bucket_kms_key_ocid must be empty or a key OCID (ocid1.key.…)."
+    condition     = alltrue([for region, key in var.bucket_kms_key_ocids : can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", region)) && can(regex("^ocid1\\.key\\.", key))])
+    error_message = "The bucket_kms_key_ocids must map region identifiers (eu-frankfurt-1) to key OCIDs (ocid1.key.…)."
+  }
+}
+
+variable "forwarder_function_ids" {
+  type        = list(string)
+  default     = []
+  description = "OCIDs of the forwarder functions of the other regions (their applies' function_id output), for the home region's dynamic group. make apply fills it; with Resource Manager, paste them into the home region's stack and apply it again."
+
+  validation {
+    condition     = alltrue([for id in var.forwarder_function_ids : can(regex("^ocid1\\.fnfunc\\.", id))])
+    error_message = "The forwarder_function_ids must be function OCIDs (ocid1.fnfunc.…)."
   }
 }
 
@@ -429,6 +479,28 @@ variable "catch_up_after_seconds" {
   validation {
     condition     = var.catch_up_after_seconds == null ? true : (var.catch_up_after_seconds >= 1 && var.catch_up_after_seconds <= 2592000 && floor(var.catch_up_after_seconds) == var.catch_up_after_seconds)
     error_message = "The catch_up_after_seconds must be null or a whole number of seconds between 1 and 2592000 (30 days)."
+  }
+}
+
+variable "reshape" {
+  type        = string
+  default     = ""
+  description = "Config reshape: on or off (on: every line is made to satisfy Logz.io's rules and the record's type moves to eventType; off: records are shipped as decoded). Empty: the forwarder's default (on)."
+
+  validation {
+    condition     = contains(["", "on", "off"], var.reshape)
+    error_message = "The reshape must be empty, on or off."
+  }
+}
+
+variable "unwrap" {
+  type        = string
+  default     = ""
+  description = "Config unwrap: on or off (on: a Logging entry {\"datetime\": …, \"logContent\": {record}} is shipped as its inner record; off: whole). Empty: the forwarder's default (on)."
+
+  validation {
+    condition     = contains(["", "on", "off"], var.unwrap)
+    error_message = "The unwrap must be empty, on or off."
   }
 }
 
@@ -479,13 +551,13 @@ variable "monitoring_endpoint" {
 variable "create_alarms" {
   type        = bool
   default     = true
-  description = "Create the Notifications topic and the four alarms on the forwarder's metrics and on the function's errors (monitoring.tf)."
+  description = "Create, in each region, a Notifications topic and the four alarms on the forwarder's metrics and on the function's errors (monitoring.tf)."
 }
 
 variable "alarm_email" {
   type        = string
   default     = ""
-  description = "E-mail address subscribed to the alarm topic (the address must confirm the subscription from the mail it receives). Empty: no subscription; add your own to the topic."
+  description = "E-mail address subscribed to each region's alarm topic (the address must confirm each subscription from the mail it receives). Empty: no subscription; add your own to the topics."
 
   validation {
     condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
@@ -496,11 +568,11 @@ variable "alarm_email" {
 variable "alarm_topic_name" {
   type        = string
   default     = "logzio-forwarder-alarms"
-  description = "Name of the Notifications topic the alarms publish to (unique in the tenancy)."
+  description = "Name of the Notifications topics the alarms publish to; each region's topic is this name followed by -<region>."
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,256}$", var.alarm_topic_name))
-    error_message = "The alarm_topic_name may hold only letters, digits, '_' and '-' (1-256 characters)."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,200}$", var.alarm_topic_name))
+    error_message = "The alarm_topic_name may hold only letters, digits, '_' and '-' (1-200 characters; the region is appended)."
   }
 }
 

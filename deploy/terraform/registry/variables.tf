@@ -10,7 +10,7 @@ variable "tenancy_ocid" {
 
 variable "region" {
   type        = string
-  description = "Region of the repository: the region the forwarder's function runs in, e.g. eu-amsterdam-1."
+  description = "Region of this apply's repository, e.g. eu-amsterdam-1: one apply per region the forwarder runs in."
 
   validation {
     condition     = can(regex("^[a-z]+(-[a-z]+)+-[0-9]+$", var.region))

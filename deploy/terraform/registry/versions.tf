@@ -2,7 +2,7 @@
 # the forwarder stack (../) with function_image set. Why a stack of its own: docs/deployment.md, "1. Build and push".
 
 terraform {
-  required_version = ">= 1.2.0"
+  required_version = ">= 1.5.0"
 
   required_providers {
     oci = {

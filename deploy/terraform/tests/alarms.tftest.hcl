@@ -1,5 +1,5 @@
-# The alarms as rendered: one topic, four alarms on the metrics the code posts and on oci_faas, bodies that say what
-# to do first.
+# The alarms as rendered in one region: its topic, four alarms on the metrics the code posts and on oci_faas, named
+# after the region, bodies that say what to do first.
 
 mock_provider "oci" {
   source = "./tests/mocks"
@@ -12,45 +12,45 @@ mock_provider "oci" {
 
 variables {
   tenancy_ocid     = "ocid1.tenancy.oc1..mocktenancy"
-  region           = "eu-amsterdam-1"
+  region           = "eu-frankfurt-1"
   compartment_ocid = "ocid1.compartment.oc1..mockcompartment"
-  subnet_ocid      = "ocid1.subnet.oc1.eu-amsterdam-1.mocksubnet"
-  function_image   = "eu-amsterdam-1.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+  subnet_ocid      = "ocid1.subnet.oc1.eu-frankfurt-1.mocksubnet"
+  function_image   = "{region}.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
   logzio_region    = "eu"
   logzio_token     = "mockTOKEN0123456789"
 }
 run "four_alarms_on_one_topic" {
   assert {
-    condition     = length(oci_ons_notification_topic.alarms) == 1 && length(oci_ons_subscription.alarm_email) == 0
-    error_message = "One topic, and no subscription without alarm_email."
+    condition     = length(oci_ons_notification_topic.alarms) == 1 && oci_ons_notification_topic.alarms[0].name == "logzio-forwarder-alarms-eu-frankfurt-1" && length(oci_ons_subscription.alarm_email) == 0
+    error_message = "One topic in the region, named after it, and no subscription without alarm_email."
   }
   assert {
     condition = [for alarm in [oci_monitoring_alarm.records_not_delivered[0], oci_monitoring_alarm.function_errors[0], oci_monitoring_alarm.forwarding_silent[0], oci_monitoring_alarm.delivery_lag[0]] : alarm.display_name] == [
-      "logzio-from-bucket: records not delivered",
-      "logzio-from-bucket: function errors or throttling",
-      "logzio-from-bucket: no records forwarded",
-      "logzio-from-bucket: delivery lag",
+      "logzio-from-bucket (eu-frankfurt-1): records not delivered",
+      "logzio-from-bucket (eu-frankfurt-1): function errors or throttling",
+      "logzio-from-bucket (eu-frankfurt-1): no records forwarded",
+      "logzio-from-bucket (eu-frankfurt-1): delivery lag",
     ]
     error_message = "The alarms' display names are the documented ones."
   }
   assert {
-    condition     = alltrue([for alarm in [oci_monitoring_alarm.records_not_delivered[0], oci_monitoring_alarm.function_errors[0], oci_monitoring_alarm.forwarding_silent[0], oci_monitoring_alarm.delivery_lag[0]] : alarm.destinations == tolist(["ocid1.onstopic.oc1.eu-amsterdam-1.mocktopic"]) && alarm.is_enabled])
+    condition     = alltrue([for alarm in [oci_monitoring_alarm.records_not_delivered[0], oci_monitoring_alarm.function_errors[0], oci_monitoring_alarm.forwarding_silent[0], oci_monitoring_alarm.delivery_lag[0]] : alarm.destinations == tolist(["ocid1.onstopic.oc1.eu-frankfurt-1.mocktopic"]) && alarm.is_enabled])
     error_message = "Every alarm is enabled and publishes to the topic."
   }
   assert {
-    condition     = oci_monitoring_alarm.records_not_delivered[0].query == "RecordsNotDelivered[5m]{resourceId = \"ocid1.fnfunc.oc1.eu-amsterdam-1.mockfunction\"}.grouping().sum() > 0" && oci_monitoring_alarm.records_not_delivered[0].severity == "CRITICAL" && oci_monitoring_alarm.records_not_delivered[0].namespace == "logzio_forwarder"
+    condition     = oci_monitoring_alarm.records_not_delivered[0].query == "RecordsNotDelivered[5m]{resourceId = \"ocid1.fnfunc.oc1.eu-frankfurt-1.mockfunction\"}.grouping().sum() > 0" && oci_monitoring_alarm.records_not_delivered[0].severity == "CRITICAL" && oci_monitoring_alarm.records_not_delivered[0].namespace == "logzio_forwarder"
     error_message = "records_not_delivered: CRITICAL on any RecordsNotDelivered of this function."
   }
   assert {
-    condition     = oci_monitoring_alarm.function_errors[0].query == "FunctionResponseCount[5m]{resourceId = \"ocid1.fnfunc.oc1.eu-amsterdam-1.mockfunction\", responseType =~ \"Error|Throttled\"}.grouping().sum() > 0" && oci_monitoring_alarm.function_errors[0].namespace == "oci_faas" && oci_monitoring_alarm.function_errors[0].metric_compartment_id == "ocid1.compartment.oc1..mockcompartment"
+    condition     = oci_monitoring_alarm.function_errors[0].query == "FunctionResponseCount[5m]{resourceId = \"ocid1.fnfunc.oc1.eu-frankfurt-1.mockfunction\", responseType =~ \"Error|Throttled\"}.grouping().sum() > 0" && oci_monitoring_alarm.function_errors[0].namespace == "oci_faas" && oci_monitoring_alarm.function_errors[0].metric_compartment_id == "ocid1.compartment.oc1..mockcompartment"
     error_message = "function_errors: oci_faas error and throttled responses of this function."
   }
   assert {
-    condition     = oci_monitoring_alarm.forwarding_silent[0].query == "RecordsForwarded[60m]{resourceId = \"ocid1.fnfunc.oc1.eu-amsterdam-1.mockfunction\"}.groupBy(resourceId).absent(72h)"
+    condition     = oci_monitoring_alarm.forwarding_silent[0].query == "RecordsForwarded[60m]{resourceId = \"ocid1.fnfunc.oc1.eu-frankfurt-1.mockfunction\"}.groupBy(resourceId).absent(72h)"
     error_message = "forwarding_silent: no RecordsForwarded for 60 minutes."
   }
   assert {
-    condition     = oci_monitoring_alarm.delivery_lag[0].query == "DeliveryLagSeconds[5m]{resourceId = \"ocid1.fnfunc.oc1.eu-amsterdam-1.mockfunction\"}.grouping().max() > 1800"
+    condition     = oci_monitoring_alarm.delivery_lag[0].query == "DeliveryLagSeconds[5m]{resourceId = \"ocid1.fnfunc.oc1.eu-frankfurt-1.mockfunction\"}.grouping().max() > 1800"
     error_message = "delivery_lag: DeliveryLagSeconds above 1800 s."
   }
   assert {
@@ -58,8 +58,8 @@ run "four_alarms_on_one_topic" {
     error_message = "Every body says what to do first, starting from the function's invocation log."
   }
   assert {
-    condition     = strcontains(oci_monitoring_alarm.records_not_delivered[0].body, "make replay APP=logzio FN=logzio-from-bucket PREFIX=audit/")
-    error_message = "The not-delivered body gives the replay command."
+    condition     = strcontains(oci_monitoring_alarm.records_not_delivered[0].body, "with the fn context of eu-frankfurt-1: make replay APP=logzio FN=logzio-from-bucket PREFIX=audit/")
+    error_message = "The not-delivered body gives the replay command and the region to run it in."
   }
 }
 
@@ -72,7 +72,7 @@ run "email_subscription_and_custom_thresholds" {
     metrics_compartment_ocid   = "ocid1.compartment.oc1..mockmetrics"
   }
   assert {
-    condition     = oci_ons_subscription.alarm_email[0].protocol == "EMAIL" && oci_ons_subscription.alarm_email[0].endpoint == "ops@example.com" && oci_ons_subscription.alarm_email[0].topic_id == "ocid1.onstopic.oc1.eu-amsterdam-1.mocktopic"
+    condition     = oci_ons_subscription.alarm_email[0].protocol == "EMAIL" && oci_ons_subscription.alarm_email[0].endpoint == "ops@example.com" && oci_ons_subscription.alarm_email[0].topic_id == "ocid1.onstopic.oc1.eu-frankfurt-1.mocktopic"
     error_message = "alarm_email subscribes by e-mail to the topic."
   }
   assert {

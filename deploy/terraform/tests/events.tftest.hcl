@@ -11,10 +11,10 @@ mock_provider "oci" {
 
 variables {
   tenancy_ocid     = "ocid1.tenancy.oc1..mocktenancy"
-  region           = "eu-amsterdam-1"
+  region           = "eu-frankfurt-1"
   compartment_ocid = "ocid1.compartment.oc1..mockcompartment"
-  subnet_ocid      = "ocid1.subnet.oc1.eu-amsterdam-1.mocksubnet"
-  function_image   = "eu-amsterdam-1.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+  subnet_ocid      = "ocid1.subnet.oc1.eu-frankfurt-1.mocksubnet"
+  function_image   = "{region}.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
   logzio_region    = "eu"
   logzio_token     = "mockTOKEN0123456789"
 }
@@ -41,7 +41,7 @@ run "condition_matches_new_objects_under_the_input_prefix" {
     error_message = "The forwarder's own progress objects must not match the rule (each would cost an invocation)."
   }
   assert {
-    condition     = one(oci_events_rule.object_created.actions[0].action).action_type == "FAAS" && one(oci_events_rule.object_created.actions[0].action).function_id == "ocid1.fnfunc.oc1.eu-amsterdam-1.mockfunction"
+    condition     = one(oci_events_rule.object_created.actions[0].action).action_type == "FAAS" && one(oci_events_rule.object_created.actions[0].action).function_id == "ocid1.fnfunc.oc1.eu-frankfurt-1.mockfunction"
     error_message = "The rule's one action must invoke the function."
   }
   assert {

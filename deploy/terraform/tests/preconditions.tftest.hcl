@@ -11,10 +11,10 @@ mock_provider "oci" {
 
 variables {
   tenancy_ocid     = "ocid1.tenancy.oc1..mocktenancy"
-  region           = "eu-amsterdam-1"
+  region           = "eu-frankfurt-1"
   compartment_ocid = "ocid1.compartment.oc1..mockcompartment"
-  subnet_ocid      = "ocid1.subnet.oc1.eu-amsterdam-1.mocksubnet"
-  function_image   = "eu-amsterdam-1.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+  subnet_ocid      = "ocid1.subnet.oc1.eu-frankfurt-1.mocksubnet"
+  function_image   = "{region}.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
   logzio_region    = "eu"
   logzio_token     = "mockTOKEN0123456789"
 }
@@ -103,4 +103,51 @@ run "metrics_off_without_alarms_is_fine" {
     metrics       = "off"
     create_alarms = false
   }
+}
+
+run "no_subnet_for_the_region" {
+  command = plan
+  variables {
+    subnet_ocid  = ""
+    subnet_ocids = { "eu-amsterdam-1" = "ocid1.subnet.oc1.eu-amsterdam-1.mocksubnet" }
+  }
+  expect_failures = [oci_functions_function.forwarder]
+}
+
+run "image_in_another_regions_registry" {
+  command = plan
+  variables {
+    function_image = "eu-amsterdam-1.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+  }
+  expect_failures = [oci_functions_function.forwarder]
+}
+
+run "image_under_the_region_key_is_fine" {
+  command = plan
+  variables {
+    function_image = "fra.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+  }
+  assert {
+    condition     = oci_functions_function.forwarder.image == "fra.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+    error_message = "OCIR answers under the region key too."
+  }
+}
+
+# Outside the home region, a new secret is looked up where the home region's apply created it; before that apply it
+# is not there, and the function is not created without its token.
+run "new_secret_before_the_home_region_applied" {
+  command = plan
+  variables {
+    region              = "eu-amsterdam-1"
+    create_vault_secret = true
+    vault_ocid          = "ocid1.vault.oc1.eu-frankfurt-1.mockvault"
+    vault_key_ocid      = "ocid1.key.oc1.eu-frankfurt-1.mockkey"
+  }
+  override_data {
+    target = data.oci_vault_secrets.shared[0]
+    values = {
+      secrets = []
+    }
+  }
+  expect_failures = [oci_functions_function.forwarder]
 }

@@ -11,10 +11,10 @@ mock_provider "oci" {
 
 variables {
   tenancy_ocid     = "ocid1.tenancy.oc1..mocktenancy"
-  region           = "eu-amsterdam-1"
+  region           = "eu-frankfurt-1"
   compartment_ocid = "ocid1.compartment.oc1..mockcompartment"
-  subnet_ocid      = "ocid1.subnet.oc1.eu-amsterdam-1.mocksubnet"
-  function_image   = "eu-amsterdam-1.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
+  subnet_ocid      = "ocid1.subnet.oc1.eu-frankfurt-1.mocksubnet"
+  function_image   = "{region}.ocir.io/mockns/logzio/logzio-from-bucket:0.1.0"
   logzio_region    = "eu"
   logzio_token     = "mockTOKEN0123456789"
 }
@@ -61,6 +61,62 @@ run "rejects_subnet_ocid" {
     subnet_ocid = "ocid1.vcn.oc1..notasubnet"
   }
   expect_failures = [var.subnet_ocid]
+}
+
+run "rejects_subnet_ocids" {
+  command = plan
+  variables {
+    subnet_ocids = { "FRA" = "ocid1.subnet.oc1.eu-frankfurt-1.mocksubnet" }
+  }
+  expect_failures = [var.subnet_ocids]
+}
+
+run "rejects_regions" {
+  command = plan
+  variables {
+    regions = ["eu-frankfurt-1", "AMS"]
+  }
+  expect_failures = [var.regions]
+}
+
+run "rejects_network_compartment_ocid" {
+  command = plan
+  variables {
+    network_compartment_ocid = "ocid1.vcn.oc1..notacompartment"
+  }
+  expect_failures = [var.network_compartment_ocid]
+}
+
+run "rejects_forwarder_function_ids" {
+  command = plan
+  variables {
+    forwarder_function_ids = ["ocid1.fnapp.oc1.eu-amsterdam-1.notafunction"]
+  }
+  expect_failures = [var.forwarder_function_ids]
+}
+
+run "rejects_logzio_token_secret_region" {
+  command = plan
+  variables {
+    logzio_token_secret_region = "FRA"
+  }
+  expect_failures = [var.logzio_token_secret_region]
+}
+
+run "rejects_reshape" {
+  command = plan
+  variables {
+    reshape = "yes"
+  }
+  expect_failures = [var.reshape]
+}
+
+run "rejects_unwrap" {
+  command = plan
+  variables {
+    unwrap = "true"
+  }
+  expect_failures = [var.unwrap]
 }
 
 run "rejects_bucket_name" {
@@ -271,12 +327,12 @@ run "rejects_vault_secret_name" {
   expect_failures = [var.vault_secret_name]
 }
 
-run "rejects_bucket_kms_key_ocid" {
+run "rejects_bucket_kms_key_ocids" {
   command = plan
   variables {
-    bucket_kms_key_ocid = "ocid1.vault.oc1..notakey"
+    bucket_kms_key_ocids = { "eu-frankfurt-1" = "ocid1.vault.oc1..notakey" }
   }
-  expect_failures = [var.bucket_kms_key_ocid]
+  expect_failures = [var.bucket_kms_key_ocids]
 }
 
 run "rejects_catch_up" {
