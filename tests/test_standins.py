@@ -200,7 +200,7 @@ def test_signature_by_another_key_gets_401(
     reasons = [r.auth_error for r in objectstorage.requests]
     assert reasons == [
         "signature does not verify against the principal's public key",
-        "keyId is not the resource principal's session token",
+        "keyId is not a session token of the resource principal, nor a registered API key",
     ]
 
 
