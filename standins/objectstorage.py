@@ -531,6 +531,11 @@ class ObjectStorageStandin(LoopbackServer, TrustsPrincipals):
                 _Injection(fault, operation, key_prefix, None, None, conditional, body_contains, uses, skip)
             )
 
+    def heal(self) -> None:
+        """Drop every pending injection (objects and requests are kept)."""
+        with self._lock:
+            self._injections.clear()
+
     def fail_next(
         self,
         method: str,
