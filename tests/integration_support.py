@@ -148,6 +148,17 @@ def assert_each_once(accepted: Sequence[Mapping[str, Any]], source: Sequence[Map
     )
 
 
+def connector_name(folder: str, n: int) -> str:
+    """The ``n``-th object a connector writes into ``folder``: names grow with time within the folder."""
+    return f"{folder}20261101T10{n:02d}00Z_20261101T10{n:02d}59Z.0.log.gz"
+
+
+def invoke_event(function: Function, objectstorage: ObjectStorageStandin, name: str, **kwargs: Any) -> Invocation:
+    """Invoke ``function`` with the Object-Create event of the stored object ``name`` (its current ETag)."""
+    etag = objectstorage.stat(objectstorage.namespace, BUCKET, name).etag
+    return function.invoke(event_for(objectstorage, name, etag), **kwargs)
+
+
 def put(objectstorage: ObjectStorageStandin, name: str, data: bytes, *, created: datetime | None = None) -> str:
     """Store an object in the input bucket; returns its ETag."""
     return objectstorage.put(objectstorage.namespace, BUCKET, name, data, time_created=created)

@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import pytest
 
-from standins.fdkserver import Invocation
 from standins.listener import LogzioListenerStandin
 from standins.monitoring import MonitoringStandin
 from standins.objectstorage import Before, Fail, ObjectStorageStandin, Truncate
@@ -34,9 +33,10 @@ from tests.integration_support import (
     Function,
     Seen,
     assert_each_once,
-    event_for,
+    connector_name,
     gz,
     in_seconds,
+    invoke_event,
     make_records,
     ndjson,
     progress_of,
@@ -54,13 +54,7 @@ KEY = f"{STATE_PREFIX}{NAME}.json"
 
 
 def name(n: int) -> str:
-    """Connector-style names: they grow with time within the connector's folder."""
-    return f"{FOLDER}20261101T11{n:02d}00Z_20261101T11{n:02d}59Z.0.log.gz"
-
-
-def invoke_event(function: Function, objectstorage: ObjectStorageStandin, key: str, **kwargs: Any) -> Invocation:
-    etag = objectstorage.stat(objectstorage.namespace, BUCKET, key).etag
-    return function.invoke(event_for(objectstorage, key, etag), **kwargs)
+    return connector_name(FOLDER, n)
 
 
 def started_earlier(objectstorage: ObjectStorageStandin, records: list[dict[str, Any]], delivered: int) -> None:

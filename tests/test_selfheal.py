@@ -27,9 +27,10 @@ from tests.integration_support import (
     Function,
     Seen,
     assert_each_once,
-    event_for,
+    connector_name,
     gz,
     in_seconds,
+    invoke_event,
     lease_lapsed,
     make_records,
     ndjson,
@@ -46,13 +47,7 @@ CONNECTOR = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.heal/"
 
 
 def name(n: int) -> str:
-    """Connector-style names: they grow with time within the connector's folder."""
-    return f"{CONNECTOR}20261101T10{n:02d}00Z_20261101T10{n:02d}59Z.0.log.gz"
-
-
-def invoke_event(function: Function, objectstorage: ObjectStorageStandin, key: str, **kwargs: Any) -> Invocation:
-    etag = objectstorage.stat(objectstorage.namespace, BUCKET, key).etag
-    return function.invoke(event_for(objectstorage, key, etag), **kwargs)
+    return connector_name(CONNECTOR, n)
 
 
 def requests_during(objectstorage: ObjectStorageStandin, action: Callable[[], Invocation]) -> tuple[Invocation, int]:
