@@ -60,6 +60,13 @@ class Outcome:
         return [r.object for r in self.reports if r.status == "stopped"] + self.left
 
     @property
+    def promised(self) -> list[str]:
+        """Objects the failure message says catch-up (or the ``objects`` payload) finishes: stopped or failed, and,
+        outside a replay (whose answer lists them to call again), those not started."""
+        started = [r.object for r in self.reports if r.status in ("stopped", "failed")]
+        return started + ([] if self.replay else self.left)
+
+    @property
     def failed(self) -> bool:
         """The invocation fails when the work it was invoked for is not all delivered, or when it found a loss that
         nothing can finish; a catch-up object that fails for a passing reason is only retried later."""
@@ -91,7 +98,7 @@ class Outcome:
             for r in caught_up
             if r.lost_now
         ]
-        unfinished = [r.object for r in self.reports if r.status in ("stopped", "failed")] + self.left
+        unfinished = self.promised
         text = "; ".join(p for p in problems if p) or "not every object was forwarded"
         if self.left:
             text += f"; {len(self.left)} objects were not started before the deadline"
@@ -149,8 +156,8 @@ def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Dead
             outcome.left = [n for n, _, _ in work[index:]]
             break
         outcome.reports.append(settled_report(name, stored, etag) or forward(name, stored, deadline))
-    if catch_up is not None and outcome.left and not outcome.replay:
-        _mark_left(state, outcome.left)
+    if catch_up is not None:
+        _mark_unfinished(state, outcome.promised)
     if catch_up is not None and not deadline.near(settings.deadline_margin_s):
         outcome.catch_up = _catch_up(catch_up, forward, deadline, work)
     post_invocation_metrics(outcome.every_report, settings, deadline)  # after delivery; never fails the invocation
@@ -168,14 +175,15 @@ def _catch_up(
         return CatchUpReport(error=str(exc))
 
 
-def _mark_left(state: BucketState, names: list[str]) -> None:
-    """Objects named in the command but not started before the deadline get a pending marker, so catch-up finishes
-    them as the failure message says (one that landed before the first invocation would otherwise be no one's)."""
+def _mark_unfinished(state: BucketState, names: list[str]) -> None:
+    """Objects the failure message says catch-up finishes get a pending marker (most have one already), so it does:
+    one that failed before its lease (its record unreadable) or was not started, and landed before the first
+    invocation on the bucket, would otherwise be no one's."""
     for name in names:
         try:
             state.mark_pending(name)
         except ForwarderError as exc:
-            log.warning("%s was not started and could not be marked for catch-up: %s", name, exc)
+            log.warning("%s could not be marked for catch-up: %s", name, exc)
 
 
 def _forwarding(
