@@ -159,6 +159,16 @@ def invoke_event(function: Function, objectstorage: ObjectStorageStandin, name: 
     return function.invoke(event_for(objectstorage, name, etag), **kwargs)
 
 
+def finish_by_request(function: Function, name: str, resumed_at: int) -> dict[str, Any]:
+    """Invoke with ``{"objects": [name]}`` (what a failure message offers) and expect the object forwarded from
+    record ``resumed_at`` on; returns the answer."""
+    answer = function.invoke({"objects": [name]})
+    assert answer.status == 200, answer.text
+    report: dict[str, Any] = answer.json()
+    assert (report["status"], report["resumed_at_record"]) == ("forwarded", resumed_at), report
+    return report
+
+
 def put(objectstorage: ObjectStorageStandin, name: str, data: bytes, *, created: datetime | None = None) -> str:
     """Store an object in the input bucket; returns its ETag."""
     return objectstorage.put(objectstorage.namespace, BUCKET, name, data, time_created=created)

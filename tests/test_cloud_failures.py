@@ -34,6 +34,7 @@ from tests.integration_support import (
     Seen,
     assert_each_once,
     connector_name,
+    finish_by_request,
     gz,
     in_seconds,
     invoke_event,
@@ -137,9 +138,7 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     assert listings_of(objectstorage, NAME) == (1 if code == "ObjectNotFound" else 0)
 
     objectstorage.heal()  # the policy propagated; the next invocation (here a request for it) finishes it
-    answer = function.invoke({"objects": [NAME]})
-    assert answer.status == 200, answer.text
-    assert (answer.json()["status"], answer.json()["resumed_at_record"]) == ("forwarded", 10)
+    finish_by_request(function, NAME, resumed_at=10)
     assert_each_once(listener.records, records[10:])
 
 

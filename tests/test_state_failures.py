@@ -26,6 +26,7 @@ from tests.integration_support import (
     Function,
     assert_each_once,
     connector_name,
+    finish_by_request,
     gz,
     invoke_event,
     lease_lapsed,
@@ -113,9 +114,7 @@ def test_a_progress_record_served_as_garbage_is_not_trusted_and_not_overwritten(
     assert listener.requests == [], "how far delivery got is unknown: nothing is sent"
     assert stored(objectstorage, KEY) == kept, "the record is not overwritten"
 
-    answer = function.invoke({"objects": [NAME]})  # read as stored this time: delivery resumes where it was
-    assert answer.status == 200, answer.text
-    assert (answer.json()["status"], answer.json()["resumed_at_record"]) == ("forwarded", 10)
+    finish_by_request(function, NAME, resumed_at=10)  # read as stored this time: delivery resumes where it was
     assert_each_once(listener.records, records[10:])  # had it started over, records 0-9 would arrive twice
 
 
@@ -232,9 +231,7 @@ def test_a_download_that_breaks_more_often_than_it_may_be_resumed_fails_and_is_f
     assert (saved["done"], saved["settled"], saved["failures"]) == (False, "", 1)
     assert_each_once(listener.records, records[: saved["records"]])
 
-    answer = function.invoke({"objects": [NAME]})
-    assert answer.status == 200, answer.text
-    assert answer.json()["resumed_at_record"] == saved["records"]
+    finish_by_request(function, NAME, resumed_at=saved["records"])
     assert_each_once(listener.records, records)
 
 
@@ -342,9 +339,7 @@ def test_a_progress_write_that_fails_mid_object_stops_sending_and_the_next_invoc
     assert monitoring.total("RecordsNotDelivered") == len(records) - saved["records"]
     assert_each_once(listener.records, records[: saved["records"]])
 
-    answer = function.invoke({"objects": [NAME]})
-    assert answer.status == 200, answer.text
-    assert answer.json()["resumed_at_record"] == saved["records"]
+    finish_by_request(function, NAME, resumed_at=saved["records"])
     assert_each_once(listener.records, records)
 
 
@@ -388,9 +383,7 @@ def test_a_lease_race_lost_on_resume_leaves_the_object_to_the_winner(
     assert progress_of(objectstorage, NAME)["lease"]["holder"] == "fn/winner"
 
     lease_lapsed(objectstorage, NAME)  # the winner was killed
-    again = function.invoke({"objects": [NAME]})
-    assert again.status == 200, again.text
-    assert again.json()["resumed_at_record"] == 10
+    finish_by_request(function, NAME, resumed_at=10)
     assert_each_once(listener.records, records[10:])
 
 
