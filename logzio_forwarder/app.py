@@ -20,7 +20,7 @@ from .catchup import CatchUp, CatchUpReport
 from .commands import ForwardObjects, Replay
 from .config import Settings
 from .deadline import Deadline
-from .errors import ForwarderError
+from .errors import ForwarderError, StateError
 from .forward import Forwarder, ObjectReport, report_earlier
 from .lease import Holder, Leases
 from .metrics import post_invocation_metrics
@@ -46,6 +46,8 @@ class Outcome:
     replay: bool = False
     """A prefix replay works through as much as the deadline allows: running out of time is not a failure."""
     catch_up: CatchUpReport | None = None
+    catching_up: bool = True
+    """Whether catch-up is on (it finishes unfinished objects in later invocations)."""
 
     @property
     def every_report(self) -> list[ObjectReport]:
@@ -56,6 +58,13 @@ class Outcome:
     def unfinished(self) -> list[str]:
         """Objects to forward in another invocation: stopped by the deadline, or not started."""
         return [r.object for r in self.reports if r.status == "stopped"] + self.left
+
+    @property
+    def promised(self) -> list[str]:
+        """Objects the failure message says catch-up (or the ``objects`` payload) finishes: stopped or failed, and,
+        outside a replay (whose answer lists them to call again), those not started."""
+        started = [r.object for r in self.reports if r.status in ("stopped", "failed")]
+        return started + ([] if self.replay else self.left)
 
     @property
     def failed(self) -> bool:
@@ -89,16 +98,14 @@ class Outcome:
             for r in caught_up
             if r.lost_now
         ]
-        unfinished = [r.object for r in self.reports if r.status in ("stopped", "failed")] + self.left
+        unfinished = self.promised
         text = "; ".join(p for p in problems if p) or "not every object was forwarded"
         if self.left:
             text += f"; {len(self.left)} objects were not started before the deadline"
         if unfinished:
             payload = '{"objects": [' + ", ".join(f'"{n}"' for n in unfinished[:20]) + "]}"
-            text += (
-                ". Catch-up finishes them in later invocations; to finish now, invoke the function with "
-                f"{payload} (progress is kept; nothing acknowledged is resent)"
-            )
+            later = "Catch-up finishes them in later invocations; to finish now" if self.catching_up else "To finish"
+            text += f". {later}, invoke the function with {payload} (progress is kept; nothing acknowledged is resent)"
         return text
 
 
@@ -106,6 +113,8 @@ def _problem(where: str, report: ObjectReport) -> str:
     """One object's problem, in words (empty when it has none)."""
     if report.status == "stopped":
         return f"{where}: stopped before the invocation deadline after record {report.delivered_through_record}"
+    if report.status == "gone" and report.error is not None and report.loss is None:
+        return f"{where}: gone: {report.error}; nothing was read or sent, and nothing will try it again"
     if report.status in ("damaged", "gone") and report.error is not None:
         return (
             f"{where}: {report.status}: {report.error}; everything readable was delivered (through record "
@@ -132,7 +141,12 @@ def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Dead
     state = BucketState(bucket, settings.state_prefix)
     leases = Leases(state, Holder(holder, deadline))
     forward = _forwarding(bucket, leases, settings)
-    outcome = Outcome(bucket=bucket.bucket, namespace=namespace, replay=isinstance(command, Replay))
+    catch_up = CatchUp(bucket, state, leases, settings) if settings.catch_up else None
+    if catch_up is not None:
+        catch_up.begin()  # the starting line, whatever becomes of this invocation: catch-up covers what comes after
+    outcome = Outcome(
+        bucket=bucket.bucket, namespace=namespace, replay=isinstance(command, Replay), catching_up=settings.catch_up
+    )
     if isinstance(command, ForwardObjects):
         work: list[tuple[str, Stored | None, str | None]] = [(name, None, None) for name in command.names]
     else:
@@ -142,8 +156,10 @@ def execute(command: ForwardObjects | Replay, settings: Settings, deadline: Dead
             outcome.left = [n for n, _, _ in work[index:]]
             break
         outcome.reports.append(settled_report(name, stored, etag) or forward(name, stored, deadline))
-    if settings.catch_up and not deadline.near(settings.deadline_margin_s):
-        outcome.catch_up = _catch_up(CatchUp(bucket, state, leases, settings), forward, deadline, work)
+    if catch_up is not None:
+        _mark_unfinished(state, outcome.promised)
+    if catch_up is not None and not deadline.near(settings.deadline_margin_s):
+        outcome.catch_up = _catch_up(catch_up, forward, deadline, work)
     post_invocation_metrics(outcome.every_report, settings, deadline)  # after delivery; never fails the invocation
     return outcome
 
@@ -157,6 +173,17 @@ def _catch_up(
     except ForwarderError as exc:
         log.warning("catch-up stopped: %s", exc)
         return CatchUpReport(error=str(exc))
+
+
+def _mark_unfinished(state: BucketState, names: list[str]) -> None:
+    """Objects the failure message says catch-up finishes get a pending marker (most have one already), so it does:
+    one that failed before its lease (its record unreadable) or was not started, and landed before the first
+    invocation on the bucket, would otherwise be no one's."""
+    for name in names:
+        try:
+            state.mark_pending(name)
+        except ForwarderError as exc:
+            log.warning("%s could not be marked for catch-up: %s", name, exc)
 
 
 def _forwarding(
@@ -180,15 +207,21 @@ def settled_report(name: str, stored: Stored | None, etag: str | None) -> Object
     return report_earlier(progress, ObjectReport(name))
 
 
-def replay_names(bucket: OciBucket, state: BucketState, prefix: str) -> list[tuple[ObjectInfo, Stored]]:
+def replay_names(bucket: OciBucket, state: BucketState, prefix: str) -> list[tuple[ObjectInfo, Stored | None]]:
     """Objects under ``prefix``, oldest first, with their progress records; progress objects and objects done for
-    the same ETag are left out, except those settled with a loss (a replay reports them)."""
+    the same ETag are left out, except those settled with a loss (a replay reports them). ``None``: the record
+    could not be read (forwarding the object says why)."""
     listing = sorted(bucket.listing(prefix), key=lambda o: (o.created is None, o.created, o.name))
-    todo = []
+    todo: list[tuple[ObjectInfo, Stored | None]] = []
     for info in listing:
         if info.name.startswith(state.prefix):  # the forwarder's own progress objects
             continue
-        stored = state.load(info.name)
+        try:
+            stored = state.load(info.name)
+        except StateError as exc:  # forwarding it reads the record again and reports why it cannot
+            log.warning("replay: %s", exc)
+            todo.append((info, None))
+            continue
         progress = stored.progress
         if progress is not None and progress.done and progress.etag == info.etag and not progress.settled:
             continue

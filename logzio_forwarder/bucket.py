@@ -3,12 +3,19 @@
 Every SDK call gets a retry strategy that fits the invocation deadline (the SDK's default allows 600 s, twice
 what a function may live). A download that breaks mid-stream is resumed with a ranged GET pinned to the same
 ETag, so a dropped connection costs a reconnect, not the object.
+
+Object Storage answers 404 for more than absence: ``BucketNotFound`` and ``NotAuthorizedOrNotFound`` also come
+from policy or propagation problems, which Oracle's API error reference says to retry with backoff. So only
+``ObjectNotFound`` means "not there", and for an audit object only once a listing of its name agrees; every other
+404 is retried like a 5xx and then reported as a passing failure. A conditional write that loses a race may be
+answered 412 or 409 ``ConcurrentObjectUpdate``: both are :class:`~.errors.Conflict`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +24,7 @@ from typing import Any
 import orjson
 
 from .deadline import Deadline
-from .errors import Conflict, ObjectGone, SourceError, StateError
+from .errors import Conflict, ObjectGone, SourceError, StateError, UnreadableState
 from .pipeline.source import CHUNK, OpenedObject
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,8 @@ TIMEOUT = (10.0, 60.0)
 """(connect, read) seconds for each SDK request."""
 RESUMES = 3
 """How many times one download may be resumed after its connection broke."""
+OBJECT_NOT_FOUND = "ObjectNotFound"
+"""The one 404 code that says the object itself is absent (see the module's docstring)."""
 
 
 @dataclass(frozen=True)
@@ -40,16 +49,46 @@ class ObjectInfo:
 
 @functools.lru_cache(maxsize=1)
 def resource_principal_signer() -> Any:
-    """The function's own identity (resource principal); the SDK refreshes its session token when it expires."""
+    """The function's own identity (resource principal).
+
+    On OCI Functions (resource principal version 2.2) the session token is short-lived: the platform rotates it
+    and its key in the files ``OCI_RESOURCE_PRINCIPAL_RPST`` / ``_PRIVATE_PEM`` name. The SDK's signer for that
+    version re-reads them only after a request was refused (401, then one retry); the signer built here also
+    re-reads them before signing once the token is within the SDK's own margin of its ``exp``, so a rotated token
+    is used before the old one runs out instead of after a refusal. The SDK's 401 retry stays as the fallback.
+    """
     import oci.auth.signers
 
     try:
+        if os.environ.get("OCI_RESOURCE_PRINCIPAL_VERSION") == "2.2" and not any(
+            key.endswith("_FOR_LEAF_RESOURCE") for key in os.environ
+        ):
+            return _fresh_token_signer()(
+                session_token=os.environ.get("OCI_RESOURCE_PRINCIPAL_RPST"),
+                private_key=os.environ.get("OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM"),
+                private_key_passphrase=os.environ.get("OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM_PASSPHRASE"),
+                region=os.environ.get("OCI_RESOURCE_PRINCIPAL_REGION"),
+            )
         return oci.auth.signers.get_resource_principals_signer()
     except Exception as exc:  # the SDK raises bare ValueError/EnvironmentError kinds here
         raise SourceError(
             f"no resource principal available ({type(exc).__name__}: {exc}); is this running as an OCI Function "
             "with a dynamic group and policy that let it read the bucket?"
         ) from None
+
+
+@functools.cache
+def _fresh_token_signer() -> Any:
+    """The SDK's resource principal signer (version 2.2, built from the same variables the SDK reads), made to
+    check its token's expiry before every request it signs."""
+    from oci.auth.signers import EphemeralResourcePrincipalSigner
+
+    class FreshTokenSigner(EphemeralResourcePrincipalSigner):  # type: ignore[misc]
+        def __call__(self, request: Any, enforce_content_headers: bool = True) -> Any:
+            self.get_security_token()  # re-reads the files when the token is near its exp (the SDK's jitter)
+            return super().__call__(request, enforce_content_headers)
+
+    return FreshTokenSigner
 
 
 def resource_principal_client(endpoint: str | None) -> Any:
@@ -126,8 +165,24 @@ class OciBucket:
         try:
             return self.client.get_object(self.namespace, self.bucket, name, **kwargs)
         except _sdk_errors() as exc:
-            kind = ObjectGone if getattr(exc, "status", None) == 404 else SourceError
-            raise kind(f"cannot read {self.where(name)}: {_describe(exc)}") from None
+            if _absent(exc):
+                self._confirm_absent(name, exc)
+            raise SourceError(f"cannot read {self.where(name)}: {_describe(exc)}") from None
+
+    def _confirm_absent(self, name: str, exc: Exception) -> None:
+        """Raise :class:`ObjectGone` if a listing of ``name`` agrees that a GET's ``ObjectNotFound`` means it is
+        gone; return (the caller reports a passing failure) when the listing shows it or cannot be made."""
+        try:
+            page, _ = self._list(name, limit=1)
+        except SourceError as err:
+            log.warning("%s answered %s and could not be listed to confirm it (%s)", name, _describe(exc), err)
+            return
+        if page and page[0].name == name:
+            log.warning("%s answered %s but a listing shows it; it is tried again later", name, _describe(exc))
+            return
+        raise ObjectGone(
+            f"{self.where(name)} does not exist: {_describe(exc)}, and a listing of its name finds nothing"
+        ) from None
 
     def _chunks(self, name: str, etag: str, response: Any) -> Iterator[bytes]:
         """The object's bytes as stored (no transfer decoding), resuming after a broken connection."""
@@ -184,25 +239,24 @@ class OciBucket:
 
     def get_json(self, name: str) -> tuple[dict[str, Any], str] | None:
         """A small JSON object and its ETag (the version a conditional write names), or None when it does not
-        exist. An object that is not a JSON object reads as ``{}`` (its version still counts)."""
-        import oci.exceptions
-
+        exist (``ObjectNotFound``; a conditional create still fails if that was wrong). Raises
+        :class:`UnreadableState` for an object that is not a JSON object, :class:`StateError` when it cannot be
+        read."""
         try:
             response = self.client.get_object(self.namespace, self.bucket, name, retry_strategy=_retry(self._deadline))
             content = response.data.content
-        except oci.exceptions.ServiceError as exc:
-            if exc.status == 404:
-                return None
-            raise StateError(f"cannot read progress {self.where(name)}: {_describe(exc)}") from None
         except _sdk_errors() as exc:
-            raise StateError(f"cannot read progress {self.where(name)}: {_describe(exc)}") from None
+            if _absent(exc):
+                return None
+            raise StateError(f"cannot read {self.where(name)}: {_describe(exc)}") from None
         version = str(response.headers.get("etag", ""))
         try:
             value = orjson.loads(content)
         except orjson.JSONDecodeError:
-            log.warning("progress object %s is not JSON; ignoring it", self.where(name))
-            return {}, version
-        return (value if isinstance(value, dict) else {}), version
+            value = None
+        if not isinstance(value, dict):
+            raise UnreadableState(f"{self.where(name)} is not a JSON object", version=version)
+        return value, version
 
     def put_json(self, name: str, value: dict[str, Any], version: str | None) -> str:
         """Write a small JSON object only if it is still at ``version`` (``None``: only if it does not exist yet);
@@ -212,24 +266,22 @@ class OciBucket:
         return str(response.headers.get("etag", ""))
 
     def put_marker(self, name: str) -> None:
-        """An empty object whose name is the information (unconditional: writing it twice is harmless)."""
-        self._put(name, b"", "application/octet-stream", {})
+        """An empty object whose name is the information (unconditional: writing it twice is harmless, so losing
+        to a concurrent write of the same marker is success)."""
+        try:
+            self._put(name, b"", "application/octet-stream", {})
+        except Conflict:
+            return
 
     def delete(self, name: str) -> None:
-        """Delete an object; one that is already gone is fine."""
-        import oci.exceptions
-
+        """Delete an object; one that is already gone (``ObjectNotFound``) is fine."""
         try:
             self.client.delete_object(self.namespace, self.bucket, name, retry_strategy=_retry(self._deadline))
-        except oci.exceptions.ServiceError as exc:
-            if exc.status != 404:
-                raise StateError(f"cannot delete {self.where(name)}: {_describe(exc)}") from None
         except _sdk_errors() as exc:
-            raise StateError(f"cannot delete {self.where(name)}: {_describe(exc)}") from None
+            if not _absent(exc):
+                raise StateError(f"cannot delete {self.where(name)}: {_describe(exc)}") from None
 
     def _put(self, name: str, body: bytes, content_type: str, condition: dict[str, str]) -> Any:
-        import oci.exceptions
-
         try:
             return self.client.put_object(
                 self.namespace,
@@ -240,25 +292,61 @@ class OciBucket:
                 retry_strategy=_retry(self._deadline),
                 **condition,
             )
-        except oci.exceptions.ServiceError as exc:
-            if exc.status == 412:
-                raise Conflict(f"{self.where(name)} was changed by another writer") from None
-            raise StateError(f"cannot write {self.where(name)}: {_describe(exc)}") from None
         except _sdk_errors() as exc:
+            if _lost_race(exc, conditional=bool(condition)):
+                raise Conflict(f"{self.where(name)} was changed by another writer: {_describe(exc)}") from None
             raise StateError(f"cannot write {self.where(name)}: {_describe(exc)}") from None
 
 
 def _retry(deadline: Deadline) -> Any:
-    """Retries of transient SDK failures (connection errors, 429, 5xx) that end well before the deadline."""
+    """Retries of transient SDK failures (connection errors, 429, 5xx, a 404 other than ``ObjectNotFound``) that
+    end well before the deadline."""
     import oci.retry
+    from oci.retry import retry_checkers
 
     budget = max(1, int(min(120.0, deadline.remaining() - 5)))  # no deadline (the CLI): remaining() is inf
-    return oci.retry.RetryStrategyBuilder(
-        max_attempts=5,
-        total_elapsed_time_seconds=budget,
-        retry_max_wait_between_calls_seconds=min(10, budget),
-        backoff_type=oci.retry.BACKOFF_FULL_JITTER_VALUE,
-    ).get_retry_strategy()
+    checkers = retry_checkers.RetryCheckerContainer(
+        [
+            retry_checkers.LimitBasedRetryChecker(max_attempts=5),
+            _transient_checker(),
+            retry_checkers.TotalTimeExceededRetryChecker(time_limit_seconds=budget),
+        ]
+    )
+    return oci.retry.ExponentialBackoffWithFullJitterRetryStrategy(
+        base_sleep_time_seconds=1,
+        exponent_growth_factor=2,
+        max_wait_between_calls_seconds=min(10, budget),
+        checker_container=checkers,
+    )
+
+
+@functools.cache
+def _transient_checker() -> Any:
+    """The SDK's own check of what is worth retrying (connection errors, timeouts, 429, 5xx), which also retries a
+    404 unless its code says the object is absent."""
+    from oci.retry.retry_checkers import TimeoutConnectionAndServiceErrorRetryChecker
+
+    class TransientChecker(TimeoutConnectionAndServiceErrorRetryChecker):  # type: ignore[misc]
+        def should_retry(self, exception: Any = None, response: Any = None, **kwargs: Any) -> bool:
+            if getattr(exception, "status", None) == 404:
+                return not _absent(exception)
+            return bool(super().should_retry(exception, response, **kwargs))
+
+    return TransientChecker()
+
+
+def _lost_race(exc: Exception, *, conditional: bool) -> bool:
+    """A write that lost to another writer: 412 (the precondition no longer holds), or 409 (a concurrent write of
+    the same name; any 409 when the write was conditional)."""
+    status = getattr(exc, "status", None)
+    if status == 412:
+        return True
+    return status == 409 and (conditional or getattr(exc, "code", None) == "ConcurrentObjectUpdate")
+
+
+def _absent(exc: Exception) -> bool:
+    """An SDK error that says the object itself does not exist (a 404 with any other code does not)."""
+    return getattr(exc, "status", None) == 404 and getattr(exc, "code", None) == OBJECT_NOT_FOUND
 
 
 def _sdk_errors() -> tuple[type[Exception], ...]:

@@ -6,13 +6,14 @@ Two kinds of work, oldest first, while time remains before the deadline margin:
   a pending marker under the state prefix (:mod:`.state`), so one listing finds them all however many objects are
   finished. An object in the middle of its retry wait (``retry_at``) or leased by a live holder is left alone.
 * **missed**: objects under ``input-prefix`` with no progress at all, older than ``catch-up-after-seconds`` (their
-  event should have come by then) and newer than the forwarder's first catch-up on the bucket (older ones are left
-  to an explicit replay, so deploying onto a bucket of old logs ships nothing by surprise).
+  event should have come by then) and newer than the forwarder's first invocation on the bucket (older ones are
+  left to an explicit replay, so deploying onto a bucket of old logs ships nothing by surprise). That starting
+  line is drawn at the start of the first invocation, whatever becomes of it (:meth:`CatchUp.begin`).
 
 Finding missed objects must not cost more as finished objects pile up. The connector names objects
 ``<prefix>/<connector>/<start time>_<end time>…``, so within one connector's folder (a *partition*) names grow
 with time. A cursor object (``<state-prefix>.catch-up.json``) keeps, per partition, a *mark*: the last name up to
-which every object is accounted for (it has progress, or predates the first catch-up). A pass lists only what lies
+which every object is accounted for (it has progress, or predates the starting line). A pass lists only what lies
 after the marks, jumping over each partition's accounted names with one request, and asks the state prefix once
 per page which of the new names have progress. So a pass that finds nothing to do costs a few requests whatever
 the bucket holds, and a pass never spends more than :data:`LIST_BUDGET` listing requests (it continues from its
@@ -31,15 +32,15 @@ from typing import Any
 from .bucket import ObjectInfo, OciBucket
 from .config import Settings
 from .deadline import Deadline, parse_time
-from .errors import Conflict, ForwarderError
+from .errors import Conflict, ForwarderError, StateError, UnreadableState
 from .forward import ObjectReport
 from .lease import Leases
-from .state import BucketState, Stored, iso, utcnow
+from .state import GONE, BucketState, Stored, iso, utcnow
 
 log = logging.getLogger(__name__)
 
 CURSOR = ".catch-up.json"
-"""Under the state prefix: the first catch-up's time and the per-partition marks."""
+"""Under the state prefix: the starting line (the first invocation's time) and the per-partition marks."""
 CURSOR_VERSION = 1
 LIST_BUDGET = 16
 """Most ListObjects requests one pass spends looking for missed objects."""
@@ -114,12 +115,24 @@ class CatchUp:
         self._leases = leases
         self._settings = settings
         self._clock = clock
+        self._began: _Cursor | None = None
+        self._notice: str | None = None
+        """Said in the pass's report: the cursor could not be read and started again."""
+
+    def begin(self) -> None:
+        """Read the cursor, or create it if this is the first invocation on the bucket: called before the
+        invocation's own work, so the starting line is drawn even if that work fails or runs out of time. Never
+        raises: the pass tries again."""
+        try:
+            self._began = self._cursor()
+        except ForwarderError as exc:
+            log.warning("catch-up cursor not read (%s); the catch-up pass tries again", exc)
 
     def run(self, forward: Forward, deadline: Deadline, done_here: Iterable[str] = ()) -> CatchUpReport:
         """Forward what is waiting, oldest first, until the deadline margin; ``done_here``: objects this
         invocation already dealt with."""
-        report = CatchUpReport()
-        cursor = self._cursor()
+        cursor = self._began or self._cursor()
+        report = CatchUpReport(error=self._notice)
         skip = set(done_here)
         unfinished, more = self._state.pending(PAGE)
         work = [_Work(i.name, i.created or cursor.first_seen) for i in unfinished if i.name not in skip]
@@ -135,10 +148,16 @@ class CatchUp:
         return report
 
     def _one(self, name: str, forward: Forward, deadline: Deadline, report: CatchUpReport) -> None:
-        stored = self._leases.look(name)
+        try:
+            stored = self._leases.look(name)
+        except StateError as exc:  # this object's record, not the pass: the others go on
+            report.reports.append(ObjectReport(name, status="failed", error=str(exc)))
+            report.gave_up.append(name)
+            report.left += 1
+            return
         progress = stored.progress
         if progress is not None and progress.done:  # finished while its marker stayed behind
-            self._state.clear_pending(name)
+            self._clear(name)
             return
         if self._leases.busy(stored):
             return  # its holder is at it
@@ -146,6 +165,8 @@ class CatchUp:
             report.left += 1  # in its retry wait
             return
         result = forward(name, stored, deadline)
+        if result.status == GONE and progress is None:  # a marker without a record, of an object not there
+            self._clear(name)
         report.reports.append(result)
         report.records += result.delivered_through_record - result.resumed_at_record
         if result.status in ("forwarded", "damaged", "gone"):
@@ -154,30 +175,56 @@ class CatchUp:
             report.gave_up.append(name)
         report.left += result.status in ("failed", "stopped")
 
+    def _clear(self, name: str) -> None:
+        """Remove a pending marker nothing is waiting for; if that fails, the next pass tries again."""
+        try:
+            self._state.clear_pending(name)
+        except StateError as exc:
+            log.warning("pending marker of %s not removed (%s); the next pass tries again", name, exc)
+
     def _share(self, deadline: Deadline) -> Deadline:
         margin = self._settings.deadline_margin_s
         return deadline.capped(margin + max(MIN_SHARE_S, (deadline.remaining() - margin) / 2))
 
     # ----- the cursor -----------------------------------------------------------------------------------------
 
-    def _cursor(self) -> _Cursor:
-        """The cursor, created on the first pass: from then on, new objects are the forwarder's to catch up."""
+    def _cursor(self, *, created_by_another: bool = False) -> _Cursor:
+        """The cursor, created by the first invocation: from then on, new objects are the forwarder's to catch up."""
         key = self._state.prefix + CURSOR
-        found = self._bucket.get_json(key)
+        try:
+            found = self._bucket.get_json(key)
+        except UnreadableState as exc:
+            return self._restart(key, exc.version, str(exc))
         if found is not None:
             value, version = found
             first_seen = parse_time(str(value.get("first_seen", "")))
             marks = value.get("marks")
             if value.get("version") == CURSOR_VERSION and first_seen is not None and isinstance(marks, dict):
                 return _Cursor(first_seen, {str(k): str(v) for k, v in marks.items()}, version)
-            log.warning("catch-up cursor %s is not readable; starting it again", self._bucket.where(key))
-            return _Cursor(self._clock(), {}, version, changed=True)
+            return self._restart(key, version, f"version {value.get('version')!r}, not a cursor this forwarder reads")
         cursor = _Cursor(self._clock(), {}, None)
         try:
             cursor.version = self._bucket.put_json(key, cursor.to_json(), None)
-        except Conflict:  # another invocation's first pass created it a moment ago
-            return self._cursor()
+        except Conflict:  # another invocation created it a moment ago: its starting line holds
+            if created_by_another:
+                raise
+            return self._cursor(created_by_another=True)
         log.info("catch-up starts on %s: objects created from now on are caught up", self._bucket.bucket)
+        return cursor
+
+    def _restart(self, key: str, version: str, why: str) -> _Cursor:
+        """A cursor that cannot be read loses its starting line: start again from now (written at once, so later
+        invocations keep this line), and say so in the pass's report."""
+        self._notice = (
+            f"the catch-up cursor {self._bucket.where(key)} could not be read ({why}); it starts again from now: "
+            "objects created before now that have no progress are not caught up (replay them)"
+        )
+        log.warning("%s", self._notice)
+        cursor = _Cursor(self._clock(), {}, version, changed=True)
+        try:
+            cursor.version, cursor.changed = self._bucket.put_json(key, cursor.to_json(), version), False
+        except ForwarderError as exc:  # the pass's save tries again
+            log.warning("catch-up cursor not rewritten (%s)", exc)
         return cursor
 
     def _save(self, cursor: _Cursor) -> None:
@@ -192,7 +239,7 @@ class CatchUp:
     # ----- missed objects -------------------------------------------------------------------------------------
 
     def _missed(self, cursor: _Cursor, skip: set[str]) -> list[_Work]:
-        """Objects with no progress, old enough and newer than the first pass; advances the marks on the way."""
+        """Objects with no progress, old enough and newer than the starting line; advances the marks on the way."""
         prefix = self._settings.input_prefix
         old_before = self._clock() - timedelta(seconds=self._settings.catch_up_after_s)
         found: list[_Work] = []
@@ -265,7 +312,7 @@ def partition(name: str, prefix: str) -> str:
 
 
 def _created(info: ObjectInfo) -> datetime:
-    """An object's creation time (a listing without one counts as older than the first pass: left to a replay)."""
+    """An object's creation time (a listing without one counts as older than the starting line: left to a replay)."""
     return info.created if info.created is not None else datetime.min.replace(tzinfo=utcnow().tzinfo)
 
 

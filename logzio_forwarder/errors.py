@@ -40,11 +40,21 @@ class SecretUnavailable(ForwarderError):
 
 
 class ShipError(ForwarderError):
-    """A batch could not be delivered to the Logz.io listener."""
+    """A batch could not be delivered to the Logz.io listener. It carries the attempts made for the batch before it
+    failed (every one reached the listener, or tried to), so a failure reports what it cost like a success does."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.requests = 0
+        self.retries = 0
+        self.bytes_sent = 0
+
+    def add_attempts(self, requests: int, retries: int, bytes_sent: int) -> None:
+        """Count attempts made for the failed body (each level of a 413 split adds its own)."""
+        self.requests += requests
+        self.retries += retries
+        self.bytes_sent += bytes_sent
 
 
 class TokenRejected(ShipError):
@@ -64,7 +74,17 @@ class StateError(ForwarderError):
 
 
 class Conflict(StateError):
-    """A conditional write found the record changed by another writer (HTTP 412): the caller no longer owns it."""
+    """A conditional write lost to another writer (HTTP 412, or 409 ``ConcurrentObjectUpdate``): the caller no
+    longer owns the record."""
+
+
+class UnreadableState(StateError):
+    """A state object exists but is not what this forwarder writes (not JSON, another format version). It is never
+    overwritten blindly: ``version`` is its ETag, for a caller that may start it again on purpose (the cursor)."""
+
+    def __init__(self, message: str, *, version: str) -> None:
+        super().__init__(message)
+        self.version = version
 
 
 class LeaseLost(StateError):

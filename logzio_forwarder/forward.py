@@ -180,11 +180,13 @@ class Forwarder:
         report.retry_at = claim.progress.retry_at
 
     def _gone(self, name: str, stored: Stored, report: ObjectReport, error: str) -> None:
-        """The object does not exist. Unless forwarding it had started (and not finished), that is a plain failure;
-        otherwise what was not delivered is lost for good: settled as ``gone``, never tried again."""
+        """The object does not exist. If its forwarding had started (and not finished), what was not delivered is
+        lost for good: settled as ``gone``, never tried again. If it had not, there is nothing to forward and
+        nothing to record: ``gone`` without a loss (no retry would find it either)."""
         earlier = stored.progress
         if earlier is None:
-            raise ObjectGone(error)
+            report.status, report.error = GONE, error
+            return
         if earlier.done:
             report_earlier(earlier, report)
             return
@@ -279,7 +281,7 @@ class Forwarder:
                     healthy = self._settle(*window.popleft(), progress, report, saves) and healthy
             while window:
                 healthy = self._settle(*window.popleft(), progress, report, saves) and healthy
-        if not healthy:
+        if not healthy or (saves.failed and not isinstance(saves.error, LeaseLost)):  # a lost object is not ours
             self._count_unsent(pending, report)
         return exhausted and healthy and not saves.failed
 
@@ -327,6 +329,9 @@ class Forwarder:
             outcome = future.result()
         except ShipError as exc:
             self._shipper.stop()
+            report.requests += exc.requests  # every attempt reached the listener (or tried to): count it
+            report.retries += exc.retries
+            report.bytes_out += exc.bytes_sent
             report.not_delivered += batch.records
             if report.error is None:
                 report.status, report.error = "failed", str(exc)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .deadline import Deadline
-from .errors import Conflict, LeaseLost
+from .errors import Conflict, LeaseLost, StateError
 from .state import Lease, Progress, StateStore, Stored, iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,10 @@ class Claim:
         progress.lease = None
         self._write(progress)
         if progress.done:
-            self._store.clear_pending(self.name)
+            try:
+                self._store.clear_pending(self.name)
+            except StateError as exc:  # the record says done: catch-up removes a marker left behind
+                log.warning("%s is done but its pending marker stays (%s); catch-up removes it", self.name, exc)
 
     def _write(self, progress: Progress) -> None:
         try:

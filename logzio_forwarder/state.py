@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from .bucket import ObjectInfo, OciBucket
 from .deadline import parse_time
-from .errors import Conflict
+from .errors import Conflict, UnreadableState
 
 STATE_VERSION = 1
 PENDING = ".pending/"
@@ -211,11 +211,25 @@ class BucketState:
         return self.prefix + PENDING
 
     def load(self, name: str) -> Stored:
-        found = self._bucket.get_json(self.key(name))
+        """The object's record; raises :class:`~.errors.UnreadableState` for a record this forwarder cannot read
+        (not JSON, another version): what it says is unknown, so it is neither trusted nor overwritten."""
+        key = self.key(name)
+        try:
+            found = self._bucket.get_json(key)
+        except UnreadableState as exc:
+            raise UnreadableState(_unreadable(str(exc)), version=exc.version) from None
         if found is None:
             return Stored(None, None)
         value, version = found
-        return Stored(Progress.from_json(value), version)
+        progress = Progress.from_json(value)
+        if progress is None:
+            what = (
+                f"has version {value.get('version')!r} (this forwarder reads {STATE_VERSION})"
+                if value.get("version") != STATE_VERSION
+                else "is not a progress record"
+            )
+            raise UnreadableState(_unreadable(f"{self._bucket.where(key)} {what}"), version=version)
+        return Stored(progress, version)
 
     def save(self, name: str, progress: Progress, version: str | None) -> str:
         progress.updated = iso(utcnow())
@@ -239,6 +253,15 @@ class BucketState:
         return sorted(infos, key=lambda i: (i.created is None, i.created, i.name)), more
 
 
+def _unreadable(problem: str) -> str:
+    """Why a progress record is not used, and what a person can do about it."""
+    return (
+        f"progress record {problem}: it is left as it is and nothing is sent, since how "
+        "far delivery got is unknown: delete it to forward the object from its start (records delivered before "
+        "may arrive twice), or run the forwarder release that wrote it"
+    )
+
+
 class BackgroundSaves:
     """Saves one object's progress in a background thread, so the pipeline never waits on Object Storage between
     batches (a PutObject is a signed round trip). Saves happen in order, at most one per ``every_s`` seconds; a
@@ -259,6 +282,11 @@ class BackgroundSaves:
     @property
     def failed(self) -> bool:
         return self._error is not None
+
+    @property
+    def error(self) -> Exception | None:
+        """The write that failed, once one has."""
+        return self._error
 
     def save(self, progress: Progress) -> None:
         snapshot = replace(progress, acked=list(progress.acked))

@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import LoopbackServer, OwnedHandler
-from .ocirest import AUTH_MESSAGE, ServiceError, verify_signature
+from .ocirest import AUTH_MESSAGE, ServiceError, TrustsPrincipals, verify_signature
 from .principal import Principal
 
 __all__ = ["INJECTED", "METRICS_PATH", "MonitoringStandin", "PostedMetric", "SeenPost"]
@@ -237,7 +237,7 @@ class _Handler(OwnedHandler["MonitoringStandin"]):
         failed: tuple[str, ...] = ()
         try:
             try:
-                verify_signature(self.owner.principal, self.command, self.path, headers, body)
+                verify_signature(self.owner.principals, self.command, self.path, headers, body)
             except ValueError as exc:
                 auth_error = str(exc)
                 raise ServiceError(401, "NotAuthenticated", AUTH_MESSAGE) from None
@@ -257,7 +257,7 @@ class _Handler(OwnedHandler["MonitoringStandin"]):
         return json.dumps({"failedMetricsCount": len(failed), "failedMetrics": failed}).encode()
 
 
-class MonitoringStandin(LoopbackServer):
+class MonitoringStandin(LoopbackServer, TrustsPrincipals):
     """Monitoring's ingestion endpoint on loopback, keeping what was posted in memory.
 
     Point the SDK (or the forwarder's ``monitoring-endpoint``) at :attr:`endpoint`.
@@ -266,8 +266,8 @@ class MonitoringStandin(LoopbackServer):
     handler_class = _Handler
 
     def __init__(self, principal: Principal) -> None:
-        super().__init__()
-        self.principal = principal
+        LoopbackServer.__init__(self)
+        TrustsPrincipals.__init__(self, principal)
         self._lock = threading.Lock()
         self._posts: list[SeenPost] = []
         self._stored: list[PostedMetric] = []
@@ -278,6 +278,7 @@ class MonitoringStandin(LoopbackServer):
 
     def reset(self) -> None:
         """Forget posts, stored datapoints and pending injections; let a stalled request go."""
+        self.forget_trusted()
         with self._lock:
             self._posts.clear()
             self._stored.clear()

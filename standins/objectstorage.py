@@ -4,47 +4,62 @@ The real ``oci.object_storage.ObjectStorageClient(config={}, signer=<resource pr
 service_endpoint=<url>)`` works against it unchanged: GetNamespace, GetObject (ranges, ``if-match``), HeadObject,
 ListObjects (paging via ``nextStartWith``), PutObject (``if-match`` / ``if-none-match: *``) and DeleteObject, with
 OCI's JSON error bodies ``{"code": ..., "message": ...}``. Every request must carry a valid OCI HTTP signature
-(draft-cavage, as built by ``oci/signer.py``; :mod:`standins.ocirest` verifies it), checked against the
-:class:`~standins.principal.Principal`'s public key: an unsigned or badly signed request gets
-``401 NotAuthenticated`` like the service answers it. API-key signers (``keyId="<tenancy>/<user>/<fingerprint>"``,
-as the CLI's config-file auth builds them) are accepted too once their public key is registered with
-:meth:`ObjectStorageStandin.register_key`.
+(draft-cavage, as built by ``oci/signer.py``; :mod:`standins.ocirest` verifies it), checked against the key of
+the :class:`~standins.principal.Principal` session its token names: an unsigned or badly signed request, or one
+whose session token has expired, gets ``401 NotAuthenticated`` like the service answers it. API-key signers
+(``keyId="<tenancy>/<user>/<fingerprint>"``, as the CLI's config-file auth builds them) are accepted too once
+their public key is registered with :meth:`ObjectStorageStandin.register_key`.
 
 Tests drive it through a Python API (:meth:`ObjectStorageStandin.put`, :meth:`get`, :meth:`names`, :attr:`requests`)
-and inject failures (:meth:`fail_next`, :meth:`truncate_next_get`). Objects live in memory.
+and make it misbehave as the real service can, on demand, with :meth:`ObjectStorageStandin.inject`: the next
+requests of one operation on a key prefix get a fault instead of (or on top of) their normal answer — an OCI error
+(:class:`Fail`: a 404 ``BucketNotFound`` / ``NotAuthorizedOrNotFound`` for policy or propagation trouble, a 409
+``ConcurrentObjectUpdate``, a 5xx), content that is not what was written (:class:`Corrupt`), a download cut off
+(:class:`Truncate`), a write applied whose answer never arrives (:class:`LoseAnswer`), another writer getting there
+first (:class:`Before`), or two writers at once (:class:`Collide`). Objects live in memory.
 
-Error codes for 412 (``IfMatchFailed`` / ``IfNoneMatchFailed``) and 416 (``InvalidRange``) are what the service is
-recalled to send, not confirmed from documentation: code under test should key on the HTTP status.
+Error codes for 412 (``IfMatchFailed`` / ``IfNoneMatchFailed``), 409 (``ConcurrentObjectUpdate``) and 416
+(``InvalidRange``) are what the service is recalled to send, not confirmed from documentation: code under test
+should key on the HTTP status.
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import functools
 import hashlib
 import json
 import re
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import parse_qs, unquote
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import LoopbackServer, OwnedHandler
-from .ocirest import AUTH_MESSAGE, ServiceError, verify_signature
+from .ocirest import AUTH_MESSAGE, ServiceError, TrustsPrincipals, verify_signature
 from .principal import Principal
 
 __all__ = [
     "DEFAULT_BUCKET",
     "DEFAULT_NAMESPACE",
+    "Before",
+    "Collide",
+    "Corrupt",
+    "Fail",
+    "Fault",
+    "LoseAnswer",
     "ObjectStorageStandin",
     "SeenRequest",
     "ServiceError",
     "StoredObject",
+    "Truncate",
     "verify_signature",
 ]
 
@@ -85,16 +100,8 @@ class SeenRequest:
     status: int
     auth_error: str | None
     """Why the signature was refused (``None`` when it verified)."""
-
-
-@dataclass
-class _Injection:
-    method: str
-    path_contains: str
-    status: int
-    code: str | None
-    message: str
-    times: int
+    fault: str = ""
+    """The injected fault that met this request (its class name), if any."""
 
 
 @dataclass
@@ -118,6 +125,167 @@ class _Reply:
     content_length: int | None = None
     """Overrides the Content-Length header (HEAD answers the object's size without a body)."""
     truncate_after: int | None = None
+    lose: bool = False
+    """Drop the connection instead of answering (the request itself was served)."""
+
+
+# ----- faults: what a request can meet instead of its normal answer --------------------------------------------------
+
+Serve = Callable[[], _Reply]
+"""Serves the request normally (and applies it); a fault decides whether and how to call it."""
+
+
+class Fault(Protocol):
+    """Something a request meets instead of its normal answer (``on_answer`` false: it decides whether to serve),
+    or on top of it (``on_answer`` true: it changes a successful answer, and only a successful one uses it up).
+    ``requests``: how many matching requests one use of it takes (two for a collision)."""
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def on_answer(self) -> bool: ...
+
+    def answer(self, serve: Serve) -> _Reply: ...
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Answer with an OCI error document instead of serving (nothing is applied)."""
+
+    status: int
+    code: str | None = None
+    message: str = ""
+    requests: int = 1
+    on_answer: bool = False
+
+    def answer(self, serve: Serve) -> _Reply:
+        raise ServiceError(self.status, self.code, self.message or "injected failure")
+
+
+@dataclass(frozen=True)
+class Corrupt:
+    """Serve a GetObject with ``data`` as the object's content (what the service would send had that been stored;
+    the stored object is left alone)."""
+
+    data: bytes
+    requests: int = 1
+    on_answer: bool = True
+
+    def answer(self, serve: Serve) -> _Reply:
+        reply = serve()
+        if reply.status in (200, 206):
+            reply.body, reply.content_length = self.data, len(self.data)
+            reply.headers["opc-content-md5"] = base64.b64encode(hashlib.md5(self.data).digest()).decode()
+        return reply
+
+
+@dataclass(frozen=True)
+class Truncate:
+    """Send a GetObject's full Content-Length but close the connection after ``after_bytes``: a broken download."""
+
+    after_bytes: int
+    requests: int = 1
+    on_answer: bool = True
+
+    def answer(self, serve: Serve) -> _Reply:
+        reply = serve()
+        reply.truncate_after = self.after_bytes
+        return reply
+
+
+@dataclass(frozen=True)
+class LoseAnswer:
+    """Serve the request (a write is applied), then drop the connection unanswered: the client cannot know it
+    succeeded, and an SDK retry meets the state its own request left."""
+
+    requests: int = 1
+    on_answer: bool = True
+
+    def answer(self, serve: Serve) -> _Reply:
+        reply = serve()
+        reply.lose = True
+        return reply
+
+
+@dataclass(frozen=True)
+class Before:
+    """Run ``action`` (another writer's doing, e.g. :meth:`ObjectStorageStandin.put`), then serve the request."""
+
+    action: Callable[[], object]
+    requests: int = 1
+    on_answer: bool = False
+
+    def answer(self, serve: Serve) -> _Reply:
+        self.action()
+        return serve()
+
+
+class Collide:
+    """Two writers at once: the first matching request waits (up to ``wait_s``) for a second, then is served; the
+    second is answered as the service answers a write that raced another: 409 ``ConcurrentObjectUpdate``, or, with
+    ``status=412``, by serving it after the first (its precondition then fails on the first's write)."""
+
+    requests = 2
+    on_answer = False
+
+    def __init__(self, status: int = 409, *, wait_s: float = 30.0) -> None:
+        self._status = status
+        self._wait_s = wait_s
+        self._turn = threading.Condition()
+        self._arrived = 0
+        self._first_done = False
+
+    def answer(self, serve: Serve) -> _Reply:
+        with self._turn:
+            self._arrived += 1
+            first = self._arrived == 1
+            self._turn.notify_all()
+            if first:
+                self._turn.wait_for(lambda: self._arrived >= 2, self._wait_s)
+            else:
+                self._turn.wait_for(lambda: self._first_done, self._wait_s)
+        if first:
+            try:
+                return serve()
+            finally:
+                with self._turn:
+                    self._first_done = True
+                    self._turn.notify_all()
+        if self._status == 409:
+            raise ServiceError(409, "ConcurrentObjectUpdate", "The object was updated by a concurrent request")
+        return serve()
+
+
+@dataclass
+class _Injection:
+    """A fault waiting for the requests it is meant for."""
+
+    fault: Fault
+    operation: str
+    key_prefix: str | None
+    method: str | None = None
+    path_contains: str | None = None
+    conditional: bool = False
+    body_contains: bytes | None = None
+    times: int = 1
+    skip: int = 0
+
+    def matches(self, method: str, target: str, route: _Route, headers: Mapping[str, str], body: bytes) -> bool:
+        if self.operation not in ("*", route.operation):
+            return False
+        if self.method is not None and self.method not in ("*", method.upper()):
+            return False
+        if self.path_contains is not None and not (
+            self.path_contains in target or self.path_contains in unquote(target)
+        ):
+            return False
+        key = route.name if route.name is not None else route.param("prefix") or ""
+        if self.key_prefix is not None and not key.startswith(self.key_prefix):
+            return False
+        if self.conditional and not ({"if-match", "if-none-match"} & set(headers)):
+            return False
+        return self.body_contains is None or self.body_contains in body
 
 
 def _http_date(when: datetime) -> str:
@@ -183,28 +351,39 @@ class _Handler(OwnedHandler["ObjectStorageStandin"]):
         route = _route(self.command, self.path)
         request_id = uuid.uuid4().hex.upper()
         auth_error: str | None = None
+        fault: Fault | None = None
         try:
             try:
                 verify_signature(
-                    self.owner.principal, self.command, self.path, headers, body, api_keys=self.owner.api_keys
+                    self.owner.principals, self.command, self.path, headers, body, api_keys=self.owner.api_keys
                 )
             except ValueError as exc:
                 auth_error = str(exc)
                 raise ServiceError(401, "NotAuthenticated", AUTH_MESSAGE) from None
-            self.owner.take_injection(self.command, self.path)
-            reply = self.owner.dispatch(route, headers, body)
+            fault = self.owner.take_injection(self.command, self.path, route, headers, body, on_answer=False)
+            if fault is not None:
+                reply = fault.answer(functools.partial(self.owner.dispatch, route, headers, body))
+            else:
+                reply = self.owner.dispatch(route, headers, body)
+                if 200 <= reply.status < 300:
+                    fault = self.owner.take_injection(self.command, self.path, route, headers, body, on_answer=True)
+                    reply = fault.answer(lambda: reply) if fault is not None else reply
         except ServiceError as err:
             reply = _Reply(err.status, {"Content-Type": "application/json"}, err.body())
         reply.headers["opc-request-id"] = request_id
         if "opc-client-request-id" in headers:
             reply.headers["opc-client-request-id"] = headers["opc-client-request-id"]
-        self.owner.record(
-            SeenRequest(self.command, self.path, route.operation, route.name, headers, reply.status, auth_error)
-        )
+        seen = SeenRequest(self.command, self.path, route.operation, route.name, headers, reply.status, auth_error)
+        self.owner.record(replace(seen, fault=type(fault).__name__) if fault is not None else seen)
         self._write(reply)
 
     def _write(self, reply: _Reply) -> None:
-        """Send the reply; a truncated one promises the full length and then drops the connection."""
+        """Send the reply; a truncated one promises the full length and then drops the connection, a lost one
+        drops it at once."""
+        if reply.lose:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if reply.content_length is None and reply.truncate_after is None:
             self.send_bytes(reply.status, reply.body, reply.headers)
             return
@@ -225,7 +404,7 @@ class _Handler(OwnedHandler["ObjectStorageStandin"]):
         self.connection.shutdown(socket.SHUT_RDWR)
 
 
-class ObjectStorageStandin(LoopbackServer):
+class ObjectStorageStandin(LoopbackServer, TrustsPrincipals):
     """In-memory Object Storage for one namespace, speaking the OCI REST API on loopback.
 
     Use as a context manager, or :meth:`start`/:meth:`stop`; point the SDK at :attr:`endpoint`.
@@ -241,26 +420,26 @@ class ObjectStorageStandin(LoopbackServer):
         buckets: tuple[str, ...] = (DEFAULT_BUCKET,),
     ) -> None:
         super().__init__()
-        self.principal = principal
+        TrustsPrincipals.__init__(self, principal)
         self.namespace = namespace
         self._initial_buckets = buckets
         self._lock = threading.RLock()  # re-entrant: compare-and-swap holds it across helpers
         self._buckets: dict[str, dict[str, StoredObject]] = {b: {} for b in buckets}
         self._requests: list[SeenRequest] = []
         self._injections: list[_Injection] = []
-        self._truncations: list[tuple[int, str]] = []
         self.api_keys: dict[str, rsa.RSAPublicKey] = {}
         """Public keys of API-key signers by ``keyId`` (see :meth:`register_key`); kept across :meth:`reset`."""
 
     # ----- Python API for tests -------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget objects, requests and pending injections; recreate the initial (empty) buckets."""
+        """Forget objects, requests, pending injections and principals trusted by :meth:`trust`; recreate the initial
+        (empty) buckets."""
+        self.forget_trusted()
         with self._lock:
             self._buckets = {b: {} for b in self._initial_buckets}
             self._requests.clear()
             self._injections.clear()
-            self._truncations.clear()
 
     def register_key(self, key_id: str, public_key: rsa.RSAPublicKey) -> None:
         """Accept requests signed with an API key (``keyId="<tenancy>/<user>/<fingerprint>"``, config-file auth)."""
@@ -330,6 +509,33 @@ class ObjectStorageStandin(LoopbackServer):
         """The operation names of :attr:`requests`, for compact assertions."""
         return [r.operation for r in self.requests]
 
+    def inject(
+        self,
+        fault: Fault,
+        operation: str = "*",
+        key_prefix: str | None = None,
+        *,
+        times: int | None = None,
+        skip: int = 0,
+        conditional: bool = False,
+        body_contains: bytes | None = None,
+    ) -> None:
+        """Let the next signed requests of ``operation`` (``GetObject``, ``HeadObject``, ``PutObject``,
+        ``DeleteObject``, ``ListObjects``, ``GetNamespace``; ``"*"`` for any) meet ``fault``: those whose object name
+        (for a listing: its ``prefix``) starts with ``key_prefix``, that carry ``if-match`` / ``if-none-match`` if
+        ``conditional``, whose body contains ``body_contains``; after letting ``skip`` of them pass, ``times`` uses
+        (default: one use of the fault, two requests for a :class:`Collide`)."""
+        uses = fault.requests if times is None else times
+        with self._lock:
+            self._injections.append(
+                _Injection(fault, operation, key_prefix, None, None, conditional, body_contains, uses, skip)
+            )
+
+    def heal(self) -> None:
+        """Drop every pending injection (objects and requests are kept)."""
+        with self._lock:
+            self._injections.clear()
+
     def fail_next(
         self,
         method: str,
@@ -343,13 +549,15 @@ class ObjectStorageStandin(LoopbackServer):
         """Answer the next ``times`` signed requests whose method matches (``"*"`` for any) and whose path (raw or
         decoded) contains ``path_contains`` with ``status`` and an OCI error body, instead of serving them."""
         with self._lock:
-            self._injections.append(_Injection(method.upper(), path_contains, status, code, message, times))
+            self._injections.append(
+                _Injection(Fail(status, code, message), "*", None, method.upper(), path_contains, times=times)
+            )
 
     def truncate_next_get(self, after_bytes: int, *, name_contains: str = "") -> None:
         """Make the next GetObject (of a name containing ``name_contains``) send the full Content-Length header but
         close the connection after ``after_bytes`` body bytes: a download dropped mid-way."""
         with self._lock:
-            self._truncations.append((after_bytes, name_contains))
+            self._injections.append(_Injection(Truncate(after_bytes), "GetObject", None, path_contains=name_contains))
 
     # ----- used by the handler --------------------------------------------------------------------------------
 
@@ -358,19 +566,25 @@ class ObjectStorageStandin(LoopbackServer):
         with self._lock:
             self._requests.append(seen)
 
-    def take_injection(self, method: str, target: str) -> None:
-        """Raise the first pending injected failure that matches this request, consuming one use of it."""
-        decoded = unquote(target)
+    def take_injection(
+        self, method: str, target: str, route: _Route, headers: Mapping[str, str], body: bytes, *, on_answer: bool
+    ) -> Fault | None:
+        """The fault of the first pending injection (of faults on the answer, or instead of it) that matches this
+        request, consuming one use of it."""
         with self._lock:
             for injection in self._injections:
-                if injection.method not in ("*", method.upper()):
+                if injection.fault.on_answer != on_answer or not injection.matches(
+                    method, target, route, headers, body
+                ):
                     continue
-                if injection.path_contains not in target and injection.path_contains not in decoded:
-                    continue
+                if injection.skip > 0:
+                    injection.skip -= 1
+                    return None
                 injection.times -= 1
                 if injection.times <= 0:
                     self._injections.remove(injection)
-                raise ServiceError(injection.status, injection.code, injection.message or "injected failure")
+                return injection.fault
+        return None
 
     def dispatch(self, route: _Route, headers: Mapping[str, str], body: bytes) -> _Reply:
         """Serve one authenticated request."""
@@ -406,8 +620,7 @@ class ObjectStorageStandin(LoopbackServer):
             first, last = span
             data, status = obj.data[first : last + 1], 206
             reply_headers["Content-Range"] = f"bytes {first}-{last}/{len(obj.data)}"
-        truncate = self._take_truncation(name) if with_body else None
-        return _Reply(status, reply_headers, data, content_length=len(data), truncate_after=truncate)
+        return _Reply(status, reply_headers, data, content_length=len(data))
 
     def _put_object(self, bucket: str, name: str, headers: Mapping[str, str], body: bytes) -> _Reply:
         """PutObject with ``if-match`` / ``if-none-match: *`` as an atomic compare-and-swap."""
@@ -585,11 +798,3 @@ class ObjectStorageStandin(LoopbackServer):
     def _check_namespace(self, ns: str, bucket: str) -> None:
         if ns != self.namespace:
             raise KeyError(f"namespace {ns!r} is not this stand-in's ({self.namespace!r}); bucket {bucket!r}")
-
-    def _take_truncation(self, name: str) -> int | None:
-        with self._lock:
-            for index, (after, contains) in enumerate(self._truncations):
-                if contains in name:
-                    del self._truncations[index]
-                    return after
-        return None

@@ -3,7 +3,8 @@
 OCI services authenticate every request by its HTTP signature (draft-cavage, as ``oci/signer.py`` builds it) and
 answer failures with ``{"code": ..., "message": ...}``. The Object Storage and Monitoring stand-ins both check
 signatures with :func:`verify_signature` against the :class:`~standins.principal.Principal`'s public key, so the
-function's real signer is exercised the same way on every call it makes.
+function's real signer is exercised the same way on every call it makes. A session token that has expired (by the
+principal's clock) is refused like a bad signature: 401 ``NotAuthenticated``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 import email.utils
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.request import parse_http_list
 
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .principal import Principal
 
-__all__ = ["AUTH_MESSAGE", "MAX_CLOCK_SKEW_S", "ServiceError", "verify_signature"]
+__all__ = ["AUTH_MESSAGE", "MAX_CLOCK_SKEW_S", "ServiceError", "TrustsPrincipals", "verify_signature"]
 
 MAX_CLOCK_SKEW_S = 300
 """OCI rejects a signed ``date`` more than five minutes away from its clock."""
@@ -56,6 +57,26 @@ class ServiceError(Exception):
     def body(self) -> bytes:
         """The JSON error document OCI services send."""
         return json.dumps({"code": self.code, "message": self.message}).encode()
+
+
+class TrustsPrincipals:
+    """Whose session tokens a signed stand-in honours: its own principal, and any a test adds with :meth:`trust`
+    (a function with a resource principal of its own) until the stand-in is reset."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self._also_trusted: list[Principal] = []
+
+    def trust(self, principal: Principal) -> None:
+        """Honour ``principal``'s session tokens too (until :meth:`forget_trusted`)."""
+        self._also_trusted.append(principal)
+
+    def forget_trusted(self) -> None:
+        self._also_trusted.clear()
+
+    @property
+    def principals(self) -> list[Principal]:
+        return [self.principal, *self._also_trusted]
 
 
 def _parse_authorization(value: str) -> tuple[str, dict[str, str]]:
@@ -101,8 +122,17 @@ def _check_date(headers: Mapping[str, str]) -> None:
         raise ValueError(f"date {raw!r} is more than {MAX_CLOCK_SKEW_S} s from the server clock")
 
 
+def _session_key(principals: Sequence[Principal], key_id: str) -> rsa.RSAPublicKey | None:
+    """The key of the session a ``keyId`` names, if a trusted principal issued it; ``ValueError`` once expired."""
+    for principal in principals:
+        key = principal.session_key(key_id)
+        if key is not None:
+            return key
+    return None
+
+
 def verify_signature(
-    principal: Principal,
+    principals: Sequence[Principal],
     method: str,
     target: str,
     headers: Mapping[str, str],
@@ -114,7 +144,8 @@ def verify_signature(
 
     ``headers`` must have lower-cased names. OCI requires ``date`` (or ``x-date``), ``(request-target)`` and
     ``host`` to be signed; PutObject is signed without the body headers (the SDK passes
-    ``enforce_content_headers=False``), so those are checked only when they were signed. ``api_keys`` maps the
+    ``enforce_content_headers=False``), so those are checked only when they were signed. A session token
+    (``keyId="ST$<token>"``) must be one a trusted principal issued and not yet expired; ``api_keys`` maps the
     ``keyId`` of API-key signers (``<tenancy>/<user>/<fingerprint>``) to their public keys.
     """
     if "authorization" not in headers:
@@ -125,10 +156,12 @@ def verify_signature(
     if params.get("version", "1") != "1" or params.get("algorithm") != "rsa-sha256":
         raise ValueError("only version 1 rsa-sha256 signatures are accepted")
     key_id = params.get("keyId") or ""
-    is_principal = key_id == principal.key_id
-    public_key = principal.public_key if is_principal else (api_keys or {}).get(key_id)
+    public_key = _session_key(principals, key_id)
+    is_principal = public_key is not None
     if public_key is None:
-        raise ValueError("keyId is not the resource principal's session token")
+        public_key = (api_keys or {}).get(key_id)
+    if public_key is None:
+        raise ValueError("keyId is not a session token of the resource principal, nor a registered API key")
     signed = params.get("headers", "date").lower().split()
     missing = {"(request-target)", "host"} - set(signed)
     if missing or not {"date", "x-date"} & set(signed):

@@ -106,6 +106,15 @@ def ndjson(records: Iterable[Mapping[str, Any]]) -> bytes:
     return "".join(compact(r) + "\n" for r in records).encode()
 
 
+def record_ends(records: list[dict[str, Any]]) -> list[int]:
+    """Offsets just after each record's closing brace in ``ndjson(records)``: what progress ``offset`` holds."""
+    ends, position = [], 0
+    for line in ndjson(records).splitlines(keepends=True):
+        position += len(line)
+        ends.append(position - 1)
+    return ends
+
+
 def gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
@@ -139,6 +148,27 @@ def assert_each_once(accepted: Sequence[Mapping[str, Any]], source: Sequence[Map
     )
 
 
+def connector_name(folder: str, n: int) -> str:
+    """The ``n``-th object a connector writes into ``folder``: names grow with time within the folder."""
+    return f"{folder}20261101T10{n:02d}00Z_20261101T10{n:02d}59Z.0.log.gz"
+
+
+def invoke_event(function: Function, objectstorage: ObjectStorageStandin, name: str, **kwargs: Any) -> Invocation:
+    """Invoke ``function`` with the Object-Create event of the stored object ``name`` (its current ETag)."""
+    etag = objectstorage.stat(objectstorage.namespace, BUCKET, name).etag
+    return function.invoke(event_for(objectstorage, name, etag), **kwargs)
+
+
+def finish_by_request(function: Function, name: str, resumed_at: int) -> dict[str, Any]:
+    """Invoke with ``{"objects": [name]}`` (what a failure message offers) and expect the object forwarded from
+    record ``resumed_at`` on; returns the answer."""
+    answer = function.invoke({"objects": [name]})
+    assert answer.status == 200, answer.text
+    report: dict[str, Any] = answer.json()
+    assert (report["status"], report["resumed_at_record"]) == ("forwarded", resumed_at), report
+    return report
+
+
 def put(objectstorage: ObjectStorageStandin, name: str, data: bytes, *, created: datetime | None = None) -> str:
     """Store an object in the input bucket; returns its ETag."""
     return objectstorage.put(objectstorage.namespace, BUCKET, name, data, time_created=created)
@@ -155,6 +185,32 @@ def progress_of(objectstorage: ObjectStorageStandin, name: str) -> dict[str, Any
         objectstorage.get(objectstorage.namespace, BUCKET, f"forwarder-state/{name}.json")
     )
     return value
+
+
+STATE_PREFIX = "forwarder-state/"
+CURSOR_KEY = STATE_PREFIX + ".catch-up.json"
+
+
+def started_ago(objectstorage: ObjectStorageStandin, ago: timedelta) -> None:
+    """Date the forwarder's starting line (drawn by the first invocation on the bucket) back by ``ago``, as if it had
+    been running that long: objects created since are its to catch up."""
+    cursor = json.loads(objectstorage.get(objectstorage.namespace, BUCKET, CURSOR_KEY))
+    cursor["first_seen"] = (datetime.now(UTC) - ago).isoformat()
+    objectstorage.put(objectstorage.namespace, BUCKET, CURSOR_KEY, json.dumps(cursor).encode())
+
+
+def lease_lapsed(objectstorage: ObjectStorageStandin, name: str) -> None:
+    """Move the end of the lease in ``name``'s progress record into the past, as if its holder's deadline and grace
+    had gone by (the record is otherwise kept as it is)."""
+    record = progress_of(objectstorage, name)
+    record["lease"]["until"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    objectstorage.put(objectstorage.namespace, BUCKET, f"{STATE_PREFIX}{name}.json", json.dumps(record).encode())
+
+
+def summaries(function: Function) -> list[dict[str, Any]]:
+    """The ``{"summary": …}`` lines the function logged, in order (stop the function first: logs are complete then)."""
+    lines = [line[line.index('{"summary"') :] for line in function.logs().splitlines() if '{"summary"' in line]
+    return [json.loads(line)["summary"] for line in lines]
 
 
 def in_seconds(seconds: float) -> datetime:

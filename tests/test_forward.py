@@ -353,12 +353,15 @@ def test_changed_etag_starts_over(listener: Listener, source: MemorySource, stat
     assert same(state.saved[NAME], after_batches(4, done=True, etag="etag-1"))
 
 
-def test_unreadable_object_fails_with_the_source_error(listener: Listener, state: MemoryState) -> None:
+def test_an_object_that_does_not_exist_is_gone_without_a_loss_and_nothing_is_recorded(
+    listener: Listener, state: MemoryState
+) -> None:
     report = forward(MemorySource(), state)
-    assert report.status == "failed"
+    assert (report.status, report.loss, report.failing, report.retry_at) == ("gone", None, True, None)
     assert report.error is not None
     assert "ObjectNotFound" in report.error
     assert listener.accepted == []
+    assert (state.history, state.pending) == ([], set()), "no record or marker for a name that is not there"
 
 
 # --- damaged objects ---------------------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,6 +34,7 @@ from tests.integration_support import (
     ndjson,
     progress_of,
     put,
+    record_ends,
     run_cli,
 )
 
@@ -41,15 +42,6 @@ NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.test/20261101T100000Z_20
 
 
 pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere, every request well formed
-
-
-def record_ends(records: list[dict[str, Any]]) -> list[int]:
-    """Offsets just after each record's closing brace in ``ndjson(records)``: what progress ``offset`` holds."""
-    ends, position = [], 0
-    for line in ndjson(records).splitlines(keepends=True):
-        position += len(line)
-        ends.append(position - 1)
-    return ends
 
 
 def delivered_through(text: str) -> int:
@@ -108,10 +100,16 @@ def test_a_batch_acknowledged_after_an_earlier_one_failed_is_not_resent(
     listener.script(Answer(503, retry_after=3600, delay_s=0.5))
     answer = function.invoke(event_for(objectstorage, NAME, etag))
     assert answer.status == 502, answer.text
-    assert sum(1 for r in listener.requests if r.status == 200) >= 2
+    saved = progress_of(objectstorage, NAME)
+    failed = saved["batches"]  # the prefix ends at the batch that failed: the first or the second sent
+    assert failed in (0, 1)
+    # the two batches after it were in flight (a window of three) and acknowledged; nothing after them was sent
+    assert saved["acked"] == [failed + 1, failed + 2]
+    assert Counter(r.status for r in listener.requests) == {200: failed + 2, 503: 1}
     replay = function.invoke({"objects": [NAME]})
     assert replay.status == 200, replay.text
-    assert_each_once(listener.records, records)
+    assert replay.json()["resumed_at_record"] == saved["records"]
+    assert_each_once(listener.records, records)  # no acknowledged batch was sent again
 
 
 # ----- the same event twice, a changed object ---------------------------------------------------------------------

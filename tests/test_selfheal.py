@@ -17,23 +17,27 @@ import pytest
 
 from standins.fdkserver import Invocation
 from standins.listener import LogzioListenerStandin
-from standins.objectstorage import ObjectStorageStandin
+from standins.objectstorage import Collide, ObjectStorageStandin
 from tests.conftest import TEST_TOKEN
 from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     BUCKET,
     SMALL_CAP,
+    STATE_PREFIX,
     Function,
     Seen,
     assert_each_once,
-    event_for,
+    connector_name,
     gz,
     in_seconds,
+    invoke_event,
+    lease_lapsed,
     make_records,
     ndjson,
     progress_of,
     put,
     run_cli,
+    started_ago,
 )
 from tests.test_progress import api_key_config
 
@@ -43,22 +47,7 @@ CONNECTOR = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.heal/"
 
 
 def name(n: int) -> str:
-    """Connector-style names: they grow with time within the connector's folder."""
-    return f"{CONNECTOR}20261101T10{n:02d}00Z_20261101T10{n:02d}59Z.0.log.gz"
-
-
-def invoke_event(function: Function, objectstorage: ObjectStorageStandin, key: str, **kwargs: Any) -> Invocation:
-    etag = objectstorage.stat(objectstorage.namespace, BUCKET, key).etag
-    return function.invoke(event_for(objectstorage, key, etag), **kwargs)
-
-
-def started_ago(objectstorage: ObjectStorageStandin, ago: timedelta) -> None:
-    """Date the forwarder's first catch-up (made by the first invocation) back by ``ago``, as if it had been running
-    that long: objects created since are its to catch up."""
-    key = "forwarder-state/.catch-up.json"
-    cursor = json.loads(objectstorage.get(objectstorage.namespace, BUCKET, key))
-    cursor["first_seen"] = (datetime.now(UTC) - ago).isoformat()
-    objectstorage.put(objectstorage.namespace, BUCKET, key, json.dumps(cursor).encode())
+    return connector_name(CONNECTOR, n)
 
 
 def requests_during(objectstorage: ObjectStorageStandin, action: Callable[[], Invocation]) -> tuple[Invocation, int]:
@@ -187,15 +176,19 @@ def test_one_poison_object_does_not_starve_the_others_and_is_named(
 # ----- leases: never two senders ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("race", [412, 409], ids=["precondition-failed", "concurrent-object-update"])
 def test_the_same_event_in_two_function_processes_at_once_is_forwarded_once(
-    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin, race: int
 ) -> None:
+    """Both processes read no record and both write the lease at once: the stand-in holds the first write until the
+    second arrives, then answers the second as Object Storage answers a write that raced another (412, or 409
+    ``ConcurrentObjectUpdate``). Either way it is a lost race, not an error: exactly one process sends."""
     first, second = start_function(batch_max_bytes=str(SMALL_CAP)), start_function(batch_max_bytes=str(SMALL_CAP))
     first.warm_up()
     second.warm_up()
     records = make_records("twice-at-once", 40)
     put(objectstorage, name(1), gz(ndjson(records)))
-    listener.script("slow:0.3")  # the first batch is slow, so the two invocations overlap
+    objectstorage.inject(Collide(race), "PutObject", f"{STATE_PREFIX}{name(1)}.json", conditional=True)
     start = threading.Barrier(2)
     answers: dict[int, Invocation] = {}
 
@@ -209,8 +202,10 @@ def test_the_same_event_in_two_function_processes_at_once_is_forwarded_once(
     for thread in threads:
         thread.join(60)
     assert sorted(a.status for a in answers.values()) == [200, 200], [a.text for a in answers.values()]
-    statuses = sorted(a.json()["status"] for a in answers.values())
-    assert statuses in (["forwarded", "in-progress"], ["already-forwarded", "forwarded"]), statuses
+    reports = sorted((a.json() for a in answers.values()), key=lambda r: str(r["status"]))
+    assert [(r["status"], r.get("error")) for r in reports] == [("forwarded", None), ("in-progress", None)]
+    assert reports[1]["requests"] == 0, "the loser sent nothing"
+    assert [r.status for r in objectstorage.requests if r.fault] == [200, race], "the two lease writes collided"
     assert_each_once(listener.records, records)
     assert progress_of(objectstorage, name(1))["done"] is True
 
@@ -240,9 +235,10 @@ def test_a_process_killed_mid_object_is_taken_over_after_its_deadline_by_a_fresh
     fresh = start_function(batch_max_bytes=str(SMALL_CAP))
     fresh.warm_up()
     lapses = datetime.fromisoformat(recorded["lease"]["until"])
-    assert lapses <= deadline.replace(microsecond=0) + timedelta(seconds=10)
-    while datetime.now(UTC) <= lapses:  # the lease lapses at a wall-clock time: nothing to wait on but the clock
-        threading.Event().wait((lapses - datetime.now(UTC)).total_seconds() + 0.05)
+    assert lapses <= deadline.replace(microsecond=0) + timedelta(seconds=10), "the lease ends by deadline + grace"
+    before = invoke_event(fresh, objectstorage, name(1))
+    assert (before.status, before.json()["status"]) == (200, "in-progress"), "until then it is the killed holder's"
+    lease_lapsed(objectstorage, name(1))  # deadline and grace have gone by (a wall-clock time: not waited for)
     other = make_records("after-kill", 4)
     put(objectstorage, name(2), gz(ndjson(other)))
     answer = invoke_event(fresh, objectstorage, name(2))

@@ -23,7 +23,15 @@ import urllib3
 from standins.fdkserver import FdkServer, FdkStartError, fn_deadline
 from standins.listener import MAX_BODY_BYTES, MAX_LINE_BYTES, Answer, LogzioListenerStandin
 from standins.monitoring import MonitoringStandin
-from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
+from standins.objectstorage import (
+    DEFAULT_BUCKET,
+    Before,
+    Collide,
+    Corrupt,
+    Fail,
+    LoseAnswer,
+    ObjectStorageStandin,
+)
 from standins.principal import Principal, make_principal
 
 from .conftest import EVENTS, FIXTURES, TEST_TOKEN, FdkFactory, load_event
@@ -200,7 +208,7 @@ def test_signature_by_another_key_gets_401(
     reasons = [r.auth_error for r in objectstorage.requests]
     assert reasons == [
         "signature does not verify against the principal's public key",
-        "keyId is not the resource principal's session token",
+        "keyId is not a session token of the resource principal, nor a registered API key",
     ]
 
 
@@ -229,6 +237,132 @@ def test_truncated_download_breaks_the_stream(client: Any, objectstorage: Object
     with pytest.raises(urllib3.exceptions.ProtocolError):
         response.data.raw.read()
     assert client.get_object(objectstorage.namespace, BUCKET, NAME).data.content == data
+
+
+# ----- faults on demand, as the real service answers ------------------------------------------------------------
+
+
+def _raises(call: Any) -> tuple[int, str]:
+    with pytest.raises(oci.exceptions.ServiceError) as failure:
+        call()
+    return int(failure.value.status), str(failure.value.code)
+
+
+@pytest.mark.parametrize("code", ["BucketNotFound", "NotAuthorizedOrNotFound"])
+def test_a_404_that_is_not_object_not_found_on_demand_for_get_head_put_and_list(
+    client: Any, objectstorage: ObjectStorageStandin, code: str
+) -> None:
+    ns = objectstorage.namespace
+    objectstorage.put(ns, BUCKET, NAME, b"stored")
+    objectstorage.put(ns, BUCKET, "other/kept", b"other")
+    calls = {
+        "GetObject": lambda: client.get_object(ns, BUCKET, NAME),
+        "HeadObject": lambda: client.head_object(ns, BUCKET, NAME),
+        "PutObject": lambda: client.put_object(ns, BUCKET, NAME, b"new", if_match="*"),
+        "ListObjects": lambda: client.list_objects(ns, BUCKET, prefix="audit/"),
+    }
+    for operation in calls:
+        objectstorage.inject(Fail(404, code), operation, "audit/")
+    assert client.get_object(ns, BUCKET, "other/kept").data.content == b"other", "another key prefix is served"
+    assert client.list_objects(ns, BUCKET, prefix="other/").data.objects[0].name == "other/kept"
+    answers = {operation: _raises(call) for operation, call in calls.items()}
+    # a HEAD answer has no body, so no code reaches the client: a 404 to a HEAD cannot tell absence from the rest
+    assert answers == {**dict.fromkeys(calls, (404, code)), "HeadObject": (404, "None")}
+    assert objectstorage.get(ns, BUCKET, NAME) == b"stored", "the refused PutObject was not applied"
+    assert client.get_object(ns, BUCKET, NAME).data.content == b"stored", "one use each"
+    assert [r.fault for r in objectstorage.requests if r.status == 404] == ["Fail"] * 4
+
+
+def test_injections_let_some_requests_pass_and_match_conditional_writes_only(
+    client: Any, objectstorage: ObjectStorageStandin
+) -> None:
+    ns = objectstorage.namespace
+    objectstorage.inject(Fail(503), "PutObject", "forwarder-state/", skip=1, conditional=True)
+    client.put_object(ns, BUCKET, "forwarder-state/m", b"")  # unconditional: not matched
+    first = client.put_object(ns, BUCKET, "forwarder-state/a", b"1", if_none_match="*").headers["etag"]  # skipped
+    assert _raises(lambda: client.put_object(ns, BUCKET, "forwarder-state/a", b"2", if_match=first)) == (
+        503,
+        "ServiceUnavailable",
+    )
+    assert objectstorage.get(ns, BUCKET, "forwarder-state/a") == b"1"
+
+
+@pytest.mark.parametrize(("status", "code"), [(409, "ConcurrentObjectUpdate"), (412, "IfNoneMatchFailed")])
+def test_two_conditional_writes_at_once_have_one_winner_and_the_other_answered_as_a_race(
+    client: Any, objectstorage: ObjectStorageStandin, status: int, code: str
+) -> None:
+    objectstorage.inject(Collide(status), "PutObject", "forwarder-state/lock", conditional=True)
+
+    def attempt(i: int) -> tuple[int, str]:
+        try:
+            client.put_object(objectstorage.namespace, BUCKET, "forwarder-state/lock", b"%d" % i, if_none_match="*")
+        except oci.exceptions.ServiceError as err:
+            return int(err.status), str(err.code)
+        return 200, ""
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = sorted(pool.map(attempt, range(2)))
+    assert answers == [(200, ""), (status, code)]
+    assert [r.fault for r in objectstorage.requests] == ["Collide", "Collide"]
+
+
+def test_a_corrupt_object_is_served_once_and_the_stored_one_is_left_alone(
+    client: Any, objectstorage: ObjectStorageStandin
+) -> None:
+    ns = objectstorage.namespace
+    objectstorage.put(ns, BUCKET, "forwarder-state/p.json", b'{"version": 1}')
+    objectstorage.inject(Corrupt(b"\x00not json"), "GetObject", "forwarder-state/")
+    assert _raises(lambda: client.get_object(ns, BUCKET, "forwarder-state/absent.json")) == (404, "ObjectNotFound")
+    assert client.get_object(ns, BUCKET, "forwarder-state/p.json").data.content == b"\x00not json"
+    assert client.get_object(ns, BUCKET, "forwarder-state/p.json").data.content == b'{"version": 1}'
+    assert [r.fault for r in objectstorage.requests] == ["", "Corrupt", ""], "a 404 does not use it up"
+
+
+def test_a_lost_answer_applies_the_write_and_drops_the_connection(
+    principal: Principal, objectstorage: ObjectStorageStandin
+) -> None:
+    objectstorage.inject(LoseAnswer(), "PutObject", "forwarder-state/")
+    url = f"{objectstorage.url}/n/{objectstorage.namespace}/b/{BUCKET}/o/forwarder-state%2Fx"
+    with pytest.raises(requests.ConnectionError):
+        requests.put(url, data=b"written", headers={"if-none-match": "*"}, auth=principal.signer(), timeout=10)
+    assert objectstorage.get(objectstorage.namespace, BUCKET, "forwarder-state/x") == b"written"
+    again = requests.put(url, data=b"again", headers={"if-none-match": "*"}, auth=principal.signer(), timeout=10)
+    assert (again.status_code, again.json()["code"]) == (412, "IfNoneMatchFailed"), "a retry meets its own write"
+
+
+def test_before_runs_another_writers_change_first(client: Any, objectstorage: ObjectStorageStandin) -> None:
+    ns = objectstorage.namespace
+    objectstorage.inject(Before(lambda: objectstorage.put(ns, BUCKET, "forwarder-state/b", b"theirs")), "PutObject")
+    assert _raises(lambda: client.put_object(ns, BUCKET, "forwarder-state/b", b"ours", if_none_match="*"))[0] == 412
+    assert objectstorage.get(ns, BUCKET, "forwarder-state/b") == b"theirs"
+
+
+# ----- session tokens that expire and rotate -------------------------------------------------------------------
+
+
+def test_an_expired_session_token_gets_401_and_a_rotated_one_from_the_files_is_honoured(
+    tmp_path: Path, objectstorage: ObjectStorageStandin
+) -> None:
+    short = make_principal(tmp_path / "rp", lifetime_s=30)
+    objectstorage.trust(short)
+    namespace_url = f"{objectstorage.url}/n"
+    first = short.signer()  # reads the files, as the SDK does at start
+    used = first.api_key
+    assert requests.get(namespace_url, auth=first, timeout=10).status_code == 200
+
+    short.advance(20)
+    short.rotate(lifetime_s=30)  # the platform writes a new token and key into the same files
+    assert requests.get(namespace_url, auth=first, timeout=10).status_code == 200, "the old one is valid until exp"
+    short.advance(11)  # 31 s after the first was issued, 11 s after the second
+    expired = requests.get(namespace_url, auth=first, timeout=10)
+    assert (expired.status_code, expired.json()["code"]) == (401, "NotAuthenticated")
+    assert objectstorage.requests[-1].auth_error is not None
+    assert "expired" in objectstorage.requests[-1].auth_error
+    first.refresh_security_token()  # what the SDK does after a 401: read the files again
+    assert used != first.api_key == short.key_id
+    assert requests.get(namespace_url, auth=first, timeout=10).status_code == 200
+    objectstorage.reset()
+    assert requests.get(namespace_url, auth=first, timeout=10).status_code == 401, "trusted until reset"
 
 
 # ----- Monitoring through the real SDK ----------------------------------------------------------------------------

@@ -106,8 +106,16 @@ class Shipper:
         self._stop.set()
 
     def ship(self, body: bytes) -> ShipOutcome:
-        """Deliver ``body`` (newline-terminated NDJSON lines); raises :class:`ShipError` when it cannot."""
+        """Deliver ``body`` (newline-terminated NDJSON lines); raises :class:`ShipError` when it cannot, carrying
+        the attempts it made."""
         outcome = ShipOutcome(lines=body.count(b"\n"))
+        try:
+            return self._attempt(body, outcome)
+        except ShipError as exc:
+            exc.add_attempts(outcome.requests, outcome.retries, outcome.bytes_sent)
+            raise
+
+    def _attempt(self, body: bytes, outcome: ShipOutcome) -> ShipOutcome:
         payload = igzip.compress(body, compresslevel=GZIP_LEVEL)
         attempt = 0
         refreshed = False

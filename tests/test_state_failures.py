@@ -1,0 +1,407 @@
+"""Every way the forwarder's own state can fail, injected into the Object Storage stand-in, end to end.
+
+The progress records, pending markers and catch-up cursor live in the input bucket; each test makes one request
+on them fail (an error other than the ones that mean "absent" or "lost a race"), answers with content that is not
+a record, loses an answer, or lets another writer in first, and shows what a user sees (the answer, the summary,
+the metrics) and that across the invocations that follow every record arrives exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from standins.listener import LogzioListenerStandin
+from standins.monitoring import MonitoringStandin
+from standins.objectstorage import Before, Corrupt, Fail, LoseAnswer, ObjectStorageStandin, Truncate
+from tests.integration_fixtures import StartFunction
+from tests.integration_support import (
+    BUCKET,
+    CURSOR_KEY,
+    SMALL_CAP,
+    STATE_PREFIX,
+    Function,
+    assert_each_once,
+    connector_name,
+    finish_by_request,
+    gz,
+    invoke_event,
+    lease_lapsed,
+    make_records,
+    ndjson,
+    progress_of,
+    put,
+    record_ends,
+    started_ago,
+    summaries,
+)
+
+pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere, every request well formed
+
+FOLDER = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.state/"
+NAME = connector_name(FOLDER, 1)
+OTHER = connector_name(FOLDER, 2)
+KEY = f"{STATE_PREFIX}{NAME}.json"
+MARKER = f"{STATE_PREFIX}.pending/{NAME}"
+REFUSED = Fail(403, "NotAllowed", "injected: the request is not allowed")
+"""A failure the SDK does not retry (a 5xx would be retried first: same path, slower test)."""
+
+
+def stored(objectstorage: ObjectStorageStandin, key: str) -> bytes:
+    return objectstorage.get(objectstorage.namespace, BUCKET, key)
+
+
+def exists(objectstorage: ObjectStorageStandin, key: str) -> bool:
+    return objectstorage.exists(objectstorage.namespace, BUCKET, key)
+
+
+def with_progress(objectstorage: ObjectStorageStandin, tag: str, count: int, delivered: int) -> list[dict[str, Any]]:
+    """NAME with ``count`` records, of which an earlier invocation delivered ``delivered`` (and then stopped)."""
+    records = make_records(tag, count)
+    etag = put(objectstorage, NAME, gz(ndjson(records)))
+    record = {"version": 1, "etag": etag, "records": delivered, "offset": record_ends(records)[delivered - 1]}
+    objectstorage.put(objectstorage.namespace, BUCKET, KEY, json.dumps({**record, "batches": 2}).encode())
+    return records
+
+
+def other_event(function: Function, objectstorage: ObjectStorageStandin, tag: str) -> tuple[Any, list[Any]]:
+    """A later event, for another object: its answer (200 expected) and that object's records."""
+    records = make_records(tag, 5)
+    put(objectstorage, OTHER, gz(ndjson(records)))
+    answer = invoke_event(function, objectstorage, OTHER)
+    assert answer.status == 200, answer.text
+    return answer.json(), records
+
+
+# ----- the progress store (bucket.py, state.py) ---------------------------------------------------------------------
+
+
+def test_a_progress_read_that_fails_fails_the_object_and_catch_up_finishes_it(
+    function: Function,
+    objectstorage: ObjectStorageStandin,
+    listener: LogzioListenerStandin,
+    monitoring: MonitoringStandin,
+) -> None:
+    records = make_records("read-fails", 20)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "GetObject", KEY)
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert f"cannot read oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403 NotAllowed" in failed.text
+    assert "Catch-up finishes them in later invocations" in failed.text
+    assert (monitoring.total("ObjectsFailed"), monitoring.total("RecordsForwarded")) == (1, 0)
+    assert listener.requests == []
+    assert exists(objectstorage, MARKER), "marked, so catch-up keeps the promise (the object predates the cursor)"
+
+    answer, other = other_event(function, objectstorage, "read-fails-later")
+    assert [(o["object"], o["status"]) for o in answer["catch_up"]["objects"]] == [(NAME, "forwarded")]
+    assert_each_once(listener.records, records + other)
+
+
+def test_a_progress_record_served_as_garbage_is_not_trusted_and_not_overwritten(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = with_progress(objectstorage, "garbage-once", 30, delivered=10)
+    kept = stored(objectstorage, KEY)
+    objectstorage.inject(Corrupt(b"\x1f\x8b not json"), "GetObject", KEY)
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert f"progress record oci://{BUCKET}@{objectstorage.namespace}/{KEY} is not a JSON object" in failed.text
+    assert "delete it to forward the object from its start" in failed.text
+    assert listener.requests == [], "how far delivery got is unknown: nothing is sent"
+    assert stored(objectstorage, KEY) == kept, "the record is not overwritten"
+
+    finish_by_request(function, NAME, resumed_at=10)  # read as stored this time: delivery resumes where it was
+    assert_each_once(listener.records, records[10:])  # had it started over, records 0-9 would arrive twice
+
+
+def test_a_progress_record_of_another_version_is_left_alone_by_the_event_and_by_catch_up(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("version-2", 12)
+    etag = put(objectstorage, NAME, gz(ndjson(records)))
+    newer = json.dumps({"version": 2, "etag": etag, "delivered": {"records": 12}}).encode()
+    objectstorage.put(objectstorage.namespace, BUCKET, KEY, newer)
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert "has version 2 (this forwarder reads 1)" in failed.text
+
+    answer, other = other_event(function, objectstorage, "version-2-other")  # catch-up goes on past it
+    catch_up = answer["catch_up"]
+    assert (catch_up["gave_up"], catch_up["left"]) == ([NAME], 1)
+    (report,) = catch_up["objects"]
+    assert "has version 2 (this forwarder reads 1)" in report["error"]
+    assert stored(objectstorage, KEY) == newer
+    assert_each_once(listener.records, other)
+
+    objectstorage.delete(objectstorage.namespace, BUCKET, KEY)  # what the message tells a person to do
+    again = function.invoke({"objects": [NAME]})
+    assert again.status == 200, again.text
+    assert_each_once(listener.records, records + other)
+
+
+def test_a_pending_marker_that_cannot_be_deleted_costs_nothing_and_catch_up_removes_it(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("marker-stays", 15)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "DeleteObject", MARKER)
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert (answer.json()["status"], answer.json().get("error")) == ("forwarded", None)
+    assert progress_of(objectstorage, NAME)["done"] is True
+    assert exists(objectstorage, MARKER)
+
+    later, other = other_event(function, objectstorage, "marker-stays-later")
+    assert later["catch_up"] == {"finished": 0, "records": 0, "left": 0}
+    assert not exists(objectstorage, MARKER)
+    assert_each_once(listener.records, records + other)
+
+
+def test_a_lease_write_that_fails_sends_nothing_and_catch_up_finishes_the_object(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    function = start_function(batch_max_bytes=str(SMALL_CAP))
+    records = make_records("lease-refused", 15)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "PutObject", KEY, conditional=True)
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert f"cannot write oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403" in failed.text
+    assert listener.requests == []
+    assert not exists(objectstorage, KEY)
+
+    later, other = other_event(function, objectstorage, "lease-refused-later")
+    assert [(o["object"], o["status"]) for o in later["catch_up"]["objects"]] == [(NAME, "forwarded")]
+    assert_each_once(listener.records, records + other)
+    function.stop()
+    first = summaries(function)[0]
+    assert (first["object"], first["status"], first["requests"], first["records"]) == (NAME, "failed", 0, 0)
+    assert f"cannot write oci://{BUCKET}@{objectstorage.namespace}/{KEY}" in first["error"]
+
+
+def test_a_listing_that_fails_stops_catch_up_or_a_replay_with_a_clear_error(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("listing-fails", 8)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "ListObjects", "audit")  # catch-up's look for missed objects
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    report = answer.json()
+    assert report["status"] == "forwarded", "the event's own work is not affected"
+    assert f"cannot list oci://{BUCKET}@{objectstorage.namespace}/audit*: HTTP 403" in report["catch_up"]["error"]
+
+    objectstorage.inject(REFUSED, "ListObjects", "audit/")
+    replay = function.invoke({"replay": {"prefix": "audit/"}})
+    assert replay.status == 502, replay.text
+    assert f"cannot list oci://{BUCKET}@{objectstorage.namespace}/audit/*: HTTP 403" in replay.text
+    assert_each_once(listener.records, records)
+
+
+def test_a_namespace_lookup_that_fails_fails_the_request_before_anything_is_read(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("namespace", 6)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "GetNamespace")
+    failed = function.invoke({"objects": [NAME]})  # names no namespace, and the config has none
+    assert failed.status == 502, failed.text
+    assert "cannot look up the Object Storage namespace: HTTP 403 NotAllowed" in failed.text
+    assert [r.operation for r in objectstorage.requests] == ["GetNamespace"]
+    answer = function.invoke({"objects": [NAME]})
+    assert answer.status == 200, answer.text
+    assert_each_once(listener.records, records)
+
+
+def test_a_download_that_breaks_more_often_than_it_may_be_resumed_fails_and_is_finished_later(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("breaks", 120)
+    data = gz(ndjson(records))
+    put(objectstorage, NAME, data)
+    objectstorage.inject(Truncate(len(data) // 6), "GetObject", NAME, times=4)  # the first read and 3 resumes
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert "could not be resumed" in failed.text
+    saved = progress_of(objectstorage, NAME)
+    assert (saved["done"], saved["settled"], saved["failures"]) == (False, "", 1)
+    assert_each_once(listener.records, records[: saved["records"]])
+
+    finish_by_request(function, NAME, resumed_at=saved["records"])
+    assert_each_once(listener.records, records)
+
+
+# ----- the catch-up cursor (catchup.py) -------------------------------------------------------------------------
+
+
+def test_a_cursor_that_cannot_be_read_leaves_the_invocations_work_alone_and_says_why(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("cursor-refused", 8)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "GetObject", CURSOR_KEY, times=2)  # at the start and again for the pass
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert answer.json()["status"] == "forwarded"
+    assert answer.json()["catch_up"]["error"].startswith(f"cannot read oci://{BUCKET}@{objectstorage.namespace}/")
+    assert not exists(objectstorage, CURSOR_KEY), "not created blindly over one that could not be read"
+    assert_each_once(listener.records, records)
+
+
+def test_a_cursor_that_is_not_json_starts_again_from_now_and_says_so(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    objectstorage.put(objectstorage.namespace, BUCKET, CURSOR_KEY, b"\x00\x01")
+    records = make_records("cursor-garbage", 8)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    before = datetime.now(UTC)
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    error = answer.json()["catch_up"]["error"]
+    assert "could not be read" in error
+    assert "it starts again from now" in error
+    assert "replay them" in error
+    cursor = json.loads(stored(objectstorage, CURSOR_KEY))
+    assert before <= datetime.fromisoformat(cursor["first_seen"]) <= datetime.now(UTC)
+    assert_each_once(listener.records, records)
+
+
+def test_a_cursor_created_by_another_invocation_at_the_same_moment_keeps_its_starting_line(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    function = start_function(batch_max_bytes=str(SMALL_CAP), catch_up_after_seconds="1")
+    theirs = {"version": 1, "first_seen": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "marks": {}}
+
+    def another_first_invocation() -> None:
+        objectstorage.put(objectstorage.namespace, BUCKET, CURSOR_KEY, json.dumps(theirs).encode())
+
+    objectstorage.inject(Before(another_first_invocation), "PutObject", CURSOR_KEY, conditional=True)
+    missed = make_records("raced-missed", 9)  # landed half an hour ago; its event never came
+    put(objectstorage, connector_name(FOLDER, 0), gz(ndjson(missed)), created=datetime.now(UTC) - timedelta(minutes=30))
+    records = make_records("raced", 4)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert json.loads(stored(objectstorage, CURSOR_KEY))["first_seen"] == theirs["first_seen"]
+    caught = answer.json()["catch_up"]["objects"]
+    assert [(o["object"], o["status"]) for o in caught] == [(connector_name(FOLDER, 0), "forwarded")]
+    assert_each_once(listener.records, missed + records)
+
+
+def test_marks_that_cannot_be_saved_cost_a_longer_walk_next_time_and_nothing_else(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    function = start_function(batch_max_bytes=str(SMALL_CAP), catch_up_after_seconds="1")
+    function.warm_up()  # draws the starting line
+    started_ago(objectstorage, timedelta(hours=1))
+    records = make_records("marks", 5)
+    put(objectstorage, NAME, gz(ndjson(records)), created=datetime.now(UTC) - timedelta(minutes=30))
+    objectstorage.inject(REFUSED, "PutObject", CURSOR_KEY)  # the pass's save of its marks
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert answer.json()["catch_up"] == {"finished": 0, "records": 0, "left": 0}, "not the user's concern"
+    assert [r.status for r in objectstorage.requests if r.object_name == CURSOR_KEY][-1] == 403
+    assert json.loads(stored(objectstorage, CURSOR_KEY))["marks"] == {}, "the mark past NAME was not saved"
+
+    missed = make_records("marks-missed", 7)  # lands later, its event never comes
+    late = connector_name(FOLDER, 3)
+    put(objectstorage, late, gz(ndjson(missed)), created=datetime.now(UTC) - timedelta(minutes=20))
+    later, other = other_event(function, objectstorage, "marks-later")
+    assert [(o["object"], o["status"]) for o in later["catch_up"]["objects"]] == [(late, "forwarded")]
+    assert json.loads(stored(objectstorage, CURSOR_KEY))["marks"] == {FOLDER: OTHER}, "walked again, then saved"
+    assert_each_once(listener.records, records + other + missed)
+    function.stop()
+    assert "catch-up marks not saved" in function.logs()
+
+
+# ----- forwarding under a lease (forward.py, lease.py) -------------------------------------------------------------
+
+
+def test_a_progress_write_that_fails_mid_object_stops_sending_and_the_next_invocation_resumes(
+    function: Function,
+    objectstorage: ObjectStorageStandin,
+    listener: LogzioListenerStandin,
+    monitoring: MonitoringStandin,
+) -> None:
+    records = make_records("write-fails", 40)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "PutObject", KEY, skip=1, conditional=True)  # the first write after the lease
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert f"cannot write oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403" in failed.text
+    saved = progress_of(objectstorage, NAME)  # the release recorded what was acknowledged
+    assert f"(delivered through record {saved['records']})" in failed.text
+    assert (saved["done"], "lease" in saved, saved["failures"]) == (False, False, 1)
+    assert monitoring.total("RecordsNotDelivered") == len(records) - saved["records"]
+    assert_each_once(listener.records, records[: saved["records"]])
+
+    finish_by_request(function, NAME, resumed_at=saved["records"])
+    assert_each_once(listener.records, records)
+
+
+def test_a_release_that_fails_is_reported_and_the_lapsed_lease_is_finished_without_resending(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("release-fails", 25)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "PutObject", KEY, body_contains=b'"done":true')
+    failed = invoke_event(function, objectstorage, NAME)
+    assert failed.status == 502, failed.text
+    assert "0 records not delivered (delivered through record 25)" in failed.text
+    assert f"cannot write oci://{BUCKET}@{objectstorage.namespace}/{KEY}" in failed.text
+    assert_each_once(listener.records, records)
+    saved = progress_of(objectstorage, NAME)
+    assert (saved["records"], saved["done"], bool(saved["lease"])) == (25, False, True), "every batch recorded"
+
+    lease_lapsed(objectstorage, NAME)  # its holder's deadline and grace have gone by
+    later, other = other_event(function, objectstorage, "release-fails-later")
+    (finished,) = later["catch_up"]["objects"]
+    assert (finished["object"], finished["status"], finished["batches"]) == (NAME, "forwarded", 0)
+    assert progress_of(objectstorage, NAME)["done"] is True
+    assert_each_once(listener.records, records + other)
+
+
+def test_a_lease_race_lost_on_resume_leaves_the_object_to_the_winner(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = with_progress(objectstorage, "race-lost", 30, delivered=10)
+    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    winner = {**progress_of(objectstorage, NAME), "lease": {"holder": "fn/winner", "until": until}}
+
+    def another_invocation_takes_it() -> None:
+        objectstorage.put(objectstorage.namespace, BUCKET, KEY, json.dumps(winner).encode())
+
+    objectstorage.inject(Before(another_invocation_takes_it), "PutObject", KEY, conditional=True)
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert (answer.json()["status"], answer.json()["requests"]) == ("in-progress", 0)
+    assert listener.requests == []
+    assert progress_of(objectstorage, NAME)["lease"]["holder"] == "fn/winner"
+
+    lease_lapsed(objectstorage, NAME)  # the winner was killed
+    finish_by_request(function, NAME, resumed_at=10)
+    assert_each_once(listener.records, records[10:])
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["the-lease-write", "a-progress-write"])
+def test_the_sdk_retrying_the_forwarders_own_conditional_write_is_not_a_lost_lease(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin, which: int
+) -> None:
+    """The write is applied but its answer is lost; the SDK retries it and meets its own write (412). Reading the
+    record back shows this holder's write, so forwarding goes on."""
+    records = make_records(f"own-write-{which}", 30)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(LoseAnswer(), "PutObject", KEY, skip=which, conditional=True)
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert (answer.json()["status"], answer.json().get("error")) == ("forwarded", None)
+    writes = [
+        (r.fault, r.status) for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == KEY
+    ]
+    assert writes[which : which + 2] == [("LoseAnswer", 200), ("", 412)], "the retry met the write it repeated"
+    assert progress_of(objectstorage, NAME)["done"] is True
+    assert_each_once(listener.records, records)
