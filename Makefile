@@ -57,8 +57,11 @@ $(IAC_VENV)/.checkov-$(CHECKOV_VERSION):
 demo: venv
 	$(PY) -m standins.demo
 
-bench: venv $(IMAGE)/.python-built
-	$(PY) -m bench --image $(IMAGE)
+bench: venv $(IMAGE)/.python-built $(IMAGE)/full/.python-built
+	rm -rf $(IMAGE)/function $(IMAGE)/full/function
+	$(PY) deploy/image_tree.py stage $(IMAGE)
+	$(PY) deploy/image_tree.py stage $(IMAGE)/full
+	$(PY) -m bench --image $(IMAGE) --full-image $(IMAGE)/full
 
 # The function image's /python, as the Dockerfile lays it out (deploy/image_tree.py build: pip install
 # --require-hashes from requirements.lock, pruned to deploy/image/keep.txt, checked). `make image-test` runs the
@@ -74,6 +77,11 @@ image-tree:
 $(IMAGE)/.python-built: requirements.lock deploy/image/keep.txt deploy/image_tree.py
 	rm -rf $(IMAGE)/python $@
 	$(PYTHON) deploy/image_tree.py build $(IMAGE)/python
+	touch $@
+
+$(IMAGE)/full/.python-built: requirements.lock
+	rm -rf $(IMAGE)/full/python $@
+	$(PYTHON) deploy/image_tree.py build --full $(IMAGE)/full/python
 	touch $@
 
 image-test: venv $(IMAGE)/.python-built

@@ -389,11 +389,15 @@ def tree_size(tree: Path) -> int:
     return sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def build(target: Path, lock: Path = LOCK, rules_path: Path = RULES) -> int:
-    """Install, prune and check the tree at ``target``; return its size in bytes."""
+def build(target: Path, lock: Path = LOCK, rules_path: Path = RULES, *, full: bool = False) -> int:
+    """Install, prune and check the tree at ``target``; return its size in bytes. ``full``: install only (what the
+    fn CLI's own python build would ship; ``make bench`` compares its cold start)."""
     rules = load_rules(rules_path)
     install(target, lock)
     full_size = tree_size(target)
+    if full:
+        print(f"full tree {target}: {full_size / 1e6:.1f} MB, not pruned")
+        return full_size
     before = set(modules(target))
     removed_items = prune(target, rules)
     removed = before - set(modules(target))
@@ -649,6 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_cmd.add_argument("dir", type=Path)
     build_cmd.add_argument("--lock", type=Path, default=LOCK)
     build_cmd.add_argument("--rules", type=Path, default=RULES)
+    build_cmd.add_argument("--full", action="store_true", help="install only, do not prune (for comparisons)")
     stage_cmd = commands.add_parser("stage", help="lay out what the image's final stage copies from the context")
     stage_cmd.add_argument("dir", type=Path)
     size_cmd = commands.add_parser("size", help="the size of a tree")
@@ -657,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            build(args.dir, args.lock, args.rules)
+            build(args.dir, args.lock, args.rules, full=args.full)
         elif args.command == "stage":
             paths = stage(args.dir)
             print(f"staged {len(paths)} files under {args.dir}")
