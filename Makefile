@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APP    ?= logzio
 FN     ?= logzio-from-bucket
 
-.PHONY: help venv test lint check-iac demo bench fuzz stack apply deploy configure replay clean
+.PHONY: help venv test lint check-iac demo bench fuzz stack apply deploy configure replay clean image-tree image-test lock
 
 help:
 	@echo "make demo      run the function through fdk against local stand-ins and show what it shipped"
@@ -16,6 +16,9 @@ help:
 	@echo "make lint      ruff + mypy --strict"
 	@echo "make check-iac checkov + terraform fmt on deploy/terraform; also init, validate, test with TF_PROVIDER_MIRROR=<mirror>"
 	@echo "make bench     benchmark against the seed's PoC (writes bench/out/ and the results block of docs/performance.md)"
+	@echo "make image-tree DIR=d  lay out at d what the image's /python holds (the Dockerfile's step), print its size"
+	@echo "make image-test the fdk end-to-end tests and the demo with only that tree and the function's code on the path"
+	@echo "make lock      regenerate requirements.lock (hashes) from requirements.txt"
 	@echo "make fuzz      fuzz the decoder with atheris for FUZZ_SECONDS (default 300; not part of make test)"
 	@echo "make stack     zip deploy/terraform as an OCI Resource Manager stack (one per region)"
 	@echo "make apply     terraform apply in every subscribed region, home region first (REGIONS=\"a b\", STACK=registry)"
@@ -61,8 +64,53 @@ demo: venv
 try: venv
 	$(PY) -m standins
 
-bench: venv
-	$(PY) -m bench
+bench: venv $(IMAGE)/.python-built $(IMAGE)/full/.python-built
+	rm -rf $(IMAGE)/function $(IMAGE)/full/function
+	$(PY) deploy/image_tree.py stage $(IMAGE)
+	$(PY) deploy/image_tree.py stage $(IMAGE)/full
+	$(PY) -m bench --image $(IMAGE) --full-image $(IMAGE)/full
+
+# The function image's /python, as the Dockerfile lays it out (deploy/image_tree.py build: pip install
+# --require-hashes from requirements.lock, pruned to deploy/image/keep.txt, checked). `make image-test` runs the
+# fdk end-to-end tests and the demo from it under `python3 -S` (FDK_IMAGE, standins/fdkserver.py), with the image's
+# /function staged beside it as the Dockerfile copies it. CI runs image-test (.ci/run).
+IMAGE       ?= .image
+IMAGE_TESTS ?= tests/test_function.py tests/test_metrics.py tests/test_standins.py::test_the_fdk_child_imports_only_from_its_image
+
+image-tree:
+	@test -n "$(DIR)" || { echo "usage: make image-tree DIR=<empty or new directory>"; exit 2; }
+	$(PYTHON) deploy/image_tree.py build $(DIR)
+
+$(IMAGE)/.python-built: requirements.lock deploy/image/keep.txt deploy/image_tree.py
+	rm -rf $(IMAGE)/python $@
+	$(PYTHON) deploy/image_tree.py build $(IMAGE)/python
+	touch $@
+
+$(IMAGE)/full/.python-built: requirements.lock
+	rm -rf $(IMAGE)/full/python $@
+	$(PYTHON) deploy/image_tree.py build --full $(IMAGE)/full/python
+	touch $@
+
+image-test: venv $(IMAGE)/.python-built
+	rm -rf $(IMAGE)/function
+	$(PY) deploy/image_tree.py stage $(IMAGE)
+	FDK_IMAGE=$(IMAGE) $(PY) -m standins.demo > /dev/null
+	FDK_IMAGE=$(IMAGE) $(PY) -m pytest -q -p no:cacheprovider $(IMAGE_TESTS)
+	$(PY) deploy/image_tree.py size $(IMAGE)/python
+
+# requirements.lock: every runtime dependency pinned with the hashes of all its files, for the image build's
+# pip install --require-hashes. uv (pinned) lives in a virtualenv of its own.
+LOCK_VENV  ?= .venv-lock
+UV_VERSION := 0.13.8
+
+lock: $(LOCK_VENV)/.uv-$(UV_VERSION)
+	$(LOCK_VENV)/bin/uv pip compile requirements.txt --quiet --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+
+$(LOCK_VENV)/.uv-$(UV_VERSION):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $@
 
 # Coverage-guided fuzzing of the decoder (tests/fuzz_decode.py). atheris is installed into the venv on first use;
 # the corpus is kept in $(VENV)/fuzz/corpus, a failing input is saved as $(VENV)/fuzz/crash-*.
@@ -99,4 +147,4 @@ replay:
 	$(PYTHON) deploy/fnctl.py replay --app $(APP) --fn $(FN) $(if $(OBJECTS),--objects $(OBJECTS),--prefix '$(PREFIX)')
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip
+	rm -rf $(VENV) $(IAC_VENV) $(LOCK_VENV) $(IMAGE) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip

@@ -19,6 +19,8 @@ Layouts (one *unit* ends with ``\\n``):
 * ``joined-braces``: the ``poc-safe`` mix (a fifth of the records joined ``}{``), but every record carries ``}{``
   inside a string value (a user agent or a request parameter), so a split at every ``}{`` goes wrong on every
   joined line.
+* ``joined-lines``: the records of ``joined-braces`` (``}{`` inside a string value of every one), but a fifth of the
+  *lines* join 2-3 records (about a third of the records sit on a joined line).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from typing import Any
 
 GENERATOR_VERSION = 2
 DATA_DIR = Path(__file__).resolve().parent / "data"
-LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces")
+LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces", "joined-lines")
+BRACED = ("joined-braces", "joined-lines")
+"""Layouts whose every record holds ``}{`` inside a string value."""
 MB = 1_000_000
 """Sizes and throughputs use decimal megabytes of *uncompressed* object text."""
 
@@ -535,7 +539,7 @@ def _units(pool: Pool, layout: str, seed: int, meta: Meta) -> Iterator[bytes]:
             units["pretty"] += 1
             meta.records += 1
             yield fill(pool.pretty[randrange(n)]) + b"\n"
-        elif r >= 0.90:
+        elif r >= 0.90 or (layout == "joined-lines" and r >= 0.80):
             k = 2 if rand() < 0.7 else 3
             units["joined"] += 1
             meta.records += k
@@ -584,7 +588,7 @@ def generate(
         return existing
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    pool = build_pool(seed, pool_size, braces=layout == "joined-braces")
+    pool = build_pool(seed, pool_size, braces=layout in BRACED)
     meta = Meta(path=str(path), layout=layout, target_mb=size_mb, seed=seed, compressor=f"zlib-{level}")
     target = size_mb * MB
     tmp = path.with_name(path.name + ".tmp")

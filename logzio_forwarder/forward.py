@@ -305,7 +305,7 @@ class Forwarder:
             return done
         report.batches += 1
         report.bytes_body += len(batch.body)
-        return pool.submit(self._shipper.ship, batch.body)
+        return pool.submit(self._shipper.ship, batch.body, batch.records)
 
     def _count_unsent(self, pending: Iterator[Batch], report: ObjectReport) -> None:
         """After a failure, read on without sending, so the failure can say exactly how many records were not

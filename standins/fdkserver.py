@@ -12,6 +12,16 @@ symlink succeeded.
 
 fdk imports ``func.py`` lazily, on the first request: an import error shows up as a 502 from the first
 :meth:`FdkServer.invoke`, not at start.
+
+Two variables of the test process change how the child runs, for every server started (the suite, the demo, the
+benchmark alike):
+
+- ``FDK_IMAGE=<root>``: as in the function's image. ``<root>/python`` is what the image's ``/python`` holds
+  (``make image-tree``) and ``<root>/function`` its ``/function``; the child is ``python3 -S <root>/python/bin/fdk
+  <root>/function/func.py handler`` with ``PYTHONPATH=<root>/function:<root>/python``. ``-S`` leaves out every
+  site-packages directory, so nothing outside those two can help (``make image-test``).
+- ``FDK_IMPORT_TRACE=<dir>``: the child runs under :mod:`standins.importtrace`, which writes every module it imports
+  to ``<dir>`` (``deploy/image_tree.py trace``).
 """
 
 from __future__ import annotations
@@ -126,16 +136,18 @@ class FdkServer:
         env: Mapping[str, str],
         *,
         principal_env: Mapping[str, str] | None = None,
-        func_path: Path = REPO_ROOT / "func.py",
+        func_path: Path | None = None,
         entrypoint: str = "handler",
-        cwd: Path = REPO_ROOT,
+        cwd: Path | None = None,
         start_timeout_s: float = 30.0,
     ) -> None:
         self.config_env = dict(env)
         self.principal_env = dict(principal_env or {})
-        self.func_path = Path(func_path)
+        self.image = _image_root()
+        home = REPO_ROOT if self.image is None else self.image / "function"
+        self.func_path = Path(func_path) if func_path is not None else home / "func.py"
         self.entrypoint = entrypoint
-        self.cwd = Path(cwd)
+        self.cwd = Path(cwd) if cwd is not None else home
         self.start_timeout_s = start_timeout_s
         self._dir: Path | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -152,20 +164,30 @@ class FdkServer:
         return self._dir / "fn.sock"
 
     def command(self) -> list[str]:
-        """The child's argv: the ``fdk`` console script of this interpreter's environment, like the image runs."""
-        script = Path(sys.executable).parent / "fdk"
-        if script.exists():
-            return [sys.executable, str(script), str(self.func_path), self.entrypoint]
+        """The child's argv: the ``fdk`` console script of this interpreter's environment (or of ``FDK_IMAGE``'s
+        tree, under a bare ``python3 -S``), like the image runs; under ``FDK_IMPORT_TRACE``, through the tracer."""
+        args = [str(self.func_path), self.entrypoint]
+        if self.image is not None:
+            python = [getattr(sys, "_base_executable", sys.executable), "-S"]
+            script = self.image / "python" / "bin" / "fdk"
+        else:
+            python = [sys.executable]
+            script = Path(sys.executable).parent / "fdk"
+        trace = os.environ.get("FDK_IMPORT_TRACE")
+        if trace:
+            return [*python, str(REPO_ROOT / "standins" / "importtrace.py"), trace, str(script), *args]
+        if script.exists() or self.image is not None:
+            return [*python, str(script), *args]
         # ``python -m fdk.scripts.fdk`` would do nothing: that module has no ``__main__`` guard calling main().
         bootstrap = "import sys; from fdk.scripts.fdk import main; sys.argv[0] = 'fdk'; main()"
-        return [sys.executable, "-c", bootstrap, str(self.func_path), self.entrypoint]
+        return [*python, "-c", bootstrap, *args]
 
     def child_env(self) -> dict[str, str]:
         """The environment the child gets: platform variables, principal, then the function's config."""
         base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
         base.update(
             {
-                "PYTHONPATH": str(self.cwd),
+                "PYTHONPATH": str(self.cwd) if self.image is None else f"{self.cwd}{os.pathsep}{self.image / 'python'}",
                 "PYTHONUNBUFFERED": "1",
                 "FN_FORMAT": "http-stream",
                 "FN_LISTENER": f"unix:{self.socket_path}",
@@ -178,6 +200,8 @@ class FdkServer:
                 "FN_TYPE": "sync",
             }
         )
+        if self.image is not None:
+            base["PYTHONDONTWRITEBYTECODE"] = "1"  # the image's files are read-only: leave the tree as built
         base.update(self.principal_env)
         base.update(self.config_env)
         return base
@@ -335,6 +359,18 @@ class FdkServer:
             return Invocation(response.status, answer_headers, data, call_id)
         finally:
             conn.close()
+
+
+def _image_root() -> Path | None:
+    """``FDK_IMAGE``, checked: a root holding the image's ``python/bin/fdk`` and ``function/func.py``."""
+    value = os.environ.get("FDK_IMAGE")
+    if not value:
+        return None
+    root = Path(value).resolve()
+    for needed in ("python/bin/fdk", "function/func.py"):
+        if not (root / needed).is_file():
+            raise FdkStartError(f"FDK_IMAGE={value}: {root / needed} is missing (make image-tree, then stage)")
+    return root
 
 
 def _chunks(payload: bytes) -> Iterator[bytes]:

@@ -671,3 +671,33 @@ def test_a_long_line_of_alternating_damaged_and_good_records_keeps_every_good_on
 def test_records_separated_by_spaces_on_one_long_line() -> None:
     data = b" ".join([b'{"n":1}'] * 3000) + b"\n"
     assert values(items(data)) == [{"n": 1}] * 3000
+
+
+# --- records printed over many lines, taken whole ------------------------------------------------------------------
+
+
+def test_a_pretty_printed_record_and_a_record_joined_to_its_last_line_are_both_records() -> None:
+    first = {"id": "a", "time": "2026-11-01T10:00:00Z", "data": {"nested": {"x": [1, {"y": "}{"}]}}}
+    second = {"id": "b", "data": {"message": "x}{"}}
+    data = json.dumps(first, indent=2).encode() + orjson.dumps(second) + b"\n" + orjson.dumps(second) + b"\n"
+    found = assert_chunking_invariant(data)
+    assert values(found) == [first, second, second]
+    assert isinstance(found[0], Record)
+    assert found[0].end == data.index(b"\n}") + 2
+
+
+def test_a_record_whose_inner_object_closes_at_the_line_start_is_still_one_record() -> None:
+    """The first line starting with ``}`` closes an inner object: that span is not the record, the scanner finds
+    its end."""
+    data = b'{\n"a": {\n"b": "}{"\n},\n"time": "2026-11-01T10:00:00Z"\n}\n{"id": 2}\n'
+    assert values(assert_chunking_invariant(data)) == [{"a": {"b": "}{"}, "time": "2026-11-01T10:00:00Z"}, {"id": 2}]
+
+
+def test_a_damaged_pretty_printed_record_costs_only_itself() -> None:
+    good = {"id": "good", "data": {"k": [1, 2]}}
+    damaged = b'{\n  "id": "broken",\n  "data": [\n}\n'
+    data = json.dumps(good, indent=2).encode() + b"\n" + damaged + json.dumps(good, indent=2).encode() + b"\n"
+    found = assert_chunking_invariant(data)
+    assert [i.value for i in found if isinstance(i, Record)] == [good, good]
+    (fragment,) = fragments(found)
+    assert fragment.text == damaged.rstrip(b"\n")

@@ -22,6 +22,7 @@ import pytest
 from standins.demo import connector_object
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
+from standins.secrets import SecretsStandIn
 from tests.conftest import TEST_TOKEN, load_event
 from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
@@ -565,3 +566,22 @@ def test_damage_costs_exactly_the_damaged_record(
     (fragment,) = [r for r in listener.records if "forwarder" in r]
     assert fragment["message"] == broken  # the damaged record, as its raw text
     assert fragment["forwarder"]["offset"] == text.index(broken)
+
+
+# ----- the token from OCI Vault -----------------------------------------------------------------------------------
+
+
+def test_a_token_kept_in_a_vault_secret_is_read_through_the_resource_principal_and_shipped_with(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    secret_id = "ocid1.vaultsecret.oc1.eu-amsterdam-1.amaaaaaafunctionsecret"
+    with SecretsStandIn({secret_id: TEST_TOKEN}) as secrets:
+        function = start_function(
+            {"logzio-token": None, "logzio-token-secret-id": secret_id, "secrets-endpoint": secrets.endpoint}
+        )
+        records = make_records("vault", 12)
+        summary = forward(function, objectstorage, NAME, connector_object(records))
+    assert (summary["status"], summary["records"], summary["not_delivered"]) == ("forwarded", 12, 0)
+    assert secrets.requests == [f"/20190301/secretbundles/{secret_id}"]
+    assert {request.token for request in listener.requests} == {TEST_TOKEN}
+    assert_each_once(listener.records, records)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import sys
+import sysconfig
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,7 +23,7 @@ import pytest
 import requests
 import urllib3
 
-from standins.fdkserver import FdkServer, FdkStartError, fn_deadline
+from standins.fdkserver import REPO_ROOT, FdkServer, FdkStartError, fn_deadline
 from standins.listener import MAX_BODY_BYTES, MAX_LINE_BYTES, Answer, LogzioListenerStandin
 from standins.monitoring import MonitoringStandin
 from standins.objectstorage import (
@@ -659,6 +662,41 @@ def test_fdk_handler_exception_is_a_502_with_its_text(echo: FdkServer) -> None:
 def test_fdk_start_failure_reports_the_child_output(tmp_path: Path) -> None:
     with pytest.raises(FdkStartError, match="doesn't exist"):
         FdkServer({}, func_path=tmp_path / "missing.py").start()
+
+
+_PROBE = """
+import json, sys
+import csimdjson, fdk, oci.object_storage, logzio_forwarder.edge
+
+def handler(ctx, data=None):
+    return json.dumps({"path": sys.path, "no_site": sys.flags.no_site, "site": "site" in sys.modules,
+                       "files": {m.__name__: m.__file__ for m in (csimdjson, fdk, oci, logzio_forwarder.edge)}})
+"""
+
+
+def test_the_fdk_child_imports_only_from_its_image(tmp_path: Path, principal: Principal) -> None:
+    """Under ``FDK_IMAGE`` (``make image-test``), the child sees the image's two directories and the standard
+    library, nothing else; otherwise it runs from the project's virtualenv."""
+    func = tmp_path / "func.py"
+    func.write_text(_PROBE)
+    with FdkServer({}, principal_env=principal.env(), func_path=func) as server:
+        answer = server.invoke(b"{}")
+    assert answer.status == 200, answer.text
+    seen = answer.json()
+    files = {name: Path(file) for name, file in seen["files"].items()}
+    image = os.environ.get("FDK_IMAGE")
+    if image is None:
+        assert files["logzio_forwarder.edge"] == REPO_ROOT / "logzio_forwarder" / "edge.py"
+        assert files["fdk"].is_relative_to(sys.prefix)
+        return
+    root = Path(image).resolve()
+    stdlib = {Path(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+    allowed = [root / "function", root / "python", *stdlib]
+    assert (seen["no_site"], seen["site"]) == (1, False)
+    outside = [p for p in seen["path"] if not any(Path(p).is_relative_to(a) for a in allowed)]
+    assert all(p.endswith(".zip") and Path(p).parent in {s.parent for s in stdlib} for p in outside), outside
+    assert files["logzio_forwarder.edge"] == root / "function" / "logzio_forwarder" / "edge.py"
+    assert all(files[m].is_relative_to(root / "python") for m in ("csimdjson", "fdk", "oci"))
 
 
 # ----- the fixtures wired together -------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 """Stage 3 — decode: concatenated OCI JSON (a stream of bytes) into records, by parsing, never by text replacement.
 
 The Service Connector writes records mostly one per line, but some are joined ``}{`` on one line and some span
-many lines. The decoder therefore has three paths:
+many lines. The decoder therefore has four paths:
 
 * the fast path takes one whole line, and if simdjson finds it to be exactly one JSON object, that is the record:
   validated strictly, its ``time`` read, its raw bytes shipped as they are, and no Python objects built for it;
 * a line of joined records is split where ``}`` is followed by the start of an object, and each piece validated
   the same way; a piece that fails (the ``}{`` was inside a string) is merged with the next, a bounded number of
   times, so joined lines keep the fast path's speed whatever their strings contain;
+* a record pretty-printed over many lines (``{`` alone on its line) is validated at once up to the first line that
+  starts with ``}``, and parsed if that span is one object;
 * otherwise a structural scanner walks the bytes (strings, escapes and brace depth only) to find where the object
   ends, and the span is parsed on its own (orjson, or the standard library for what orjson cannot hold exactly).
 
@@ -463,6 +465,7 @@ class Decoder:
         self._resync: _Resync | None = None
         self._tried = -1  # index where the line was just split in vain: go straight to the scanner
         self._newline = -1  # index of the next newline, when known
+        self._closing = -1  # stream offset of the last line starting with "}" a many-line record was tried to end at
 
     def feed(self, chunk: bytes) -> Generator[Item, None, None]:
         """Decode everything complete in the buffered bytes plus ``chunk``; keep the incomplete tail."""
@@ -514,6 +517,9 @@ class Decoder:
             m = _NON_WS.search(buf, pos)
             if m is None:
                 return len(buf)
+            if m.start() != pos and buf[m.start() - 1] == 0x0A:  # blank after a record: a line starts, the hot path
+                pos = m.start()
+                continue
             pos = m.start()
             if buf[pos] != 0x7B:
                 step = self._other(buf, pos, final)
@@ -526,7 +532,9 @@ class Decoder:
                     if after != pos:
                         pos = after
                         continue
-                step = self._scanned(buf, pos)
+                    if self._newline >= len(buf) and not final and len(buf) - pos <= self._max_record:
+                        return pos  # a line cut by the chunk's end: read it whole from the next chunk on
+                step = self._many_lines(buf, pos) or self._scanned(buf, pos)
             if step is None:  # needs more bytes
                 return pos
             item, pos = step
@@ -626,6 +634,29 @@ class Decoder:
             return nl + 1
         self._tried = stop
         return stop
+
+    def _many_lines(self, buf: bytes, pos: int) -> _Step:
+        """A record printed over many lines, as pretty printers write one (``{`` alone on its first line, ``}`` at
+        the start of its last), taken whole: the span up to the first line that starts with ``}`` is validated
+        at once. A span that parses is exactly one object (a JSON object's end is where its braces close, and
+        the parsers refuse what follows it), so that is the record; otherwise None, and the structural scanner
+        decides. Each such closing line is tried from one start only, so damage still costs linear time."""
+        if buf[pos + 1 : pos + 2] not in (b"\n", b"\r"):
+            return None
+        close = buf.find(b"\n}", pos, pos + self._max_record)
+        if close < 0 or self._base + close <= self._closing:
+            return None
+        self._closing = self._base + close
+        end = close + 2
+        span = buf[pos:end]
+        try:
+            self._validator.parse(span)
+        except _SIMDJSON_ERRORS:
+            return None
+        value, _ = parse_object(span)
+        if value is None:
+            return None
+        return Record(value, None, self._base + end), end
 
     def _one_object(self, buf: bytes, start: int, end: int) -> Record | None:
         """``buf[start:end]`` as one record, if it is exactly one JSON object by the strict parsers."""
@@ -745,7 +776,7 @@ def _validated(doc: Any, span: bytes, end: int) -> Record | None:
     """A record for ``span``, which simdjson parsed into ``doc``; None when it is not an object."""
     if not isinstance(doc, _SimdObject):
         return None
-    if "@timestamp" in doc:  # rare: shaping must compare it with time, so parse it fully
+    if "@timestamp" in doc.keys():  # noqa: SIM118  `in doc` throws a C++ exception per absent key. Rare: parse fully
         return Record(orjson.loads(span), span, end)  # exact: simdjson refuses integers beyond 64 bits
     time = doc.get("time")
     return Record(None, span, end, time if type(time) is str else None)
