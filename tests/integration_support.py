@@ -25,6 +25,7 @@ from standins.fdkserver import REPO_ROOT, FdkServer, Invocation
 from standins.listener import LogzioListenerStandin
 from standins.monitoring import INJECTED, MonitoringStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
+from standins.principal import REGION
 
 BUCKET = DEFAULT_BUCKET
 DEFAULT_CAP = 4_000_000
@@ -110,9 +111,15 @@ def gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-def shipped_form(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What the listener must receive for a source record: the same content plus ``@timestamp`` = ``time``."""
-    return {**record, "@timestamp": record["time"]}
+def shipped_form(record: Mapping[str, Any], region: str | None = REGION) -> dict[str, Any]:
+    """What the listener must receive for a source record that breaks none of Logz.io's rules: ``@timestamp`` =
+    ``time`` first, the record's ``type`` renamed in place to ``eventType``, and ``forwarder.region`` (the
+    function's region: the stand-in principal's)."""
+    line: dict[str, Any] = {"@timestamp": record["time"]}
+    line.update(("eventType" if key == "type" else key, value) for key, value in record.items())
+    if region is not None:
+        line["forwarder"] = {"region": region}
+    return line
 
 
 def _key(record: Mapping[str, Any]) -> str:
@@ -123,9 +130,11 @@ def _ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return [str(r.get("id", r.get("message", "?")))[:80] for r in records]
 
 
-def assert_each_once(accepted: Sequence[Mapping[str, Any]], source: Sequence[Mapping[str, Any]]) -> None:
+def assert_each_once(
+    accepted: Sequence[Mapping[str, Any]], source: Sequence[Mapping[str, Any]], region: str | None = REGION
+) -> None:
     """The accepted records are exactly the source records, each once, in shipped form (any order)."""
-    want = Counter(_key(shipped_form(r)) for r in source)
+    want = Counter(_key(shipped_form(r, region)) for r in source)
     got = Counter(_key(r) for r in accepted)
     if want == got:
         return

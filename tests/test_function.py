@@ -73,13 +73,13 @@ def test_several_objects_one_event_each(
         assert_each_once(listener.records[before:], records)
     assert_each_once(listener.records, [r for records in sources.values() for r in records])
     for accepted in listener.accepted:
-        assert accepted.type == "http-bulk"
+        assert (accepted.type, accepted.invalid) == ("oci-audit", ())
     requests = listener.requests
     assert len(requests) == sum(answer.json()["requests"] for answer in seen.answers)
     for request in requests:
         assert request.status == 200
         assert request.token == TEST_TOKEN
-        assert request.query.get("type") == "http-bulk"
+        assert request.query.get("type") == "oci-audit"
         assert request.content_encoding == "gzip"
         assert request.user_agent is not None
         assert request.user_agent.startswith("oci-logzio-forwarder/")
