@@ -122,6 +122,12 @@ def shipped_form(record: Mapping[str, Any], region: str | None = REGION) -> dict
     return line
 
 
+def is_fragment(line: Mapping[str, Any]) -> bool:
+    """Whether a shipped line is an undecodable stretch of the object rather than a record."""
+    marker = line.get("forwarder")
+    return isinstance(marker, dict) and marker.get("undecodable") is True
+
+
 def _key(record: Mapping[str, Any]) -> str:
     return json.dumps(record, sort_keys=True)
 

@@ -762,7 +762,7 @@ ENTRY_KEYS = frozenset({"datetime", "logContent"})
 SHAPED_KEYS = ("@timestamp", "eventType", "forwarder")
 """Top-level names shaping writes (``eventType`` is the record's ``type``, renamed); a record that already has one
 is parsed, so that shaping can keep both."""
-_SHAPED_BYTES = frozenset(key.encode() for key in SHAPED_KEYS)
+_SHAPED_SET = frozenset(SHAPED_KEYS)
 
 
 def _validated(doc: Any, span: bytes, end: int) -> Record | None:
@@ -782,7 +782,7 @@ def _validated(doc: Any, span: bytes, end: int) -> Record | None:
 def _shaped(doc: Any) -> bool:
     """Whether a simdjson object has one of :data:`SHAPED_KEYS`: one walk over its keys (``in`` on a simdjson
     object raises and catches a KeyError inside for a missing key, which costs more than reading the keys)."""
-    return not _SHAPED_BYTES.isdisjoint(doc)
+    return not _SHAPED_SET.isdisjoint(doc)
 
 
 def _entry_time(doc: Any) -> tuple[str | None, bool]:

@@ -323,13 +323,14 @@ def shorten(value: dict[str, Any], size: int, max_line: int) -> bytes:
     """Cut the longest string values until the line fits, and say so in the marker field.
 
     Picks one length cap for all strings (found by bisection over the strings' lengths) rather than trimming one
-    value at a time, so a record with many large fields is handled in a few passes.
+    value at a time, so a record with many large fields is handled in a few passes (each pass that still comes out
+    too long asks for that much more).
     """
     paths: list[str] = []
     strings = sorted((len(s) for s in _strings(value)), reverse=True)
     overshoot = size - max_line + 512  # room for the marker and escapes
-    cap = _cap_for(strings, overshoot)
     for _ in range(8):
+        cap = _cap_for(strings, overshoot)
         paths.clear()
         trimmed = _trim(value, cap, "", paths)
         existing = trimmed.get(MARKER)
@@ -339,7 +340,7 @@ def shorten(value: dict[str, Any], size: int, max_line: int) -> bytes:
         line = _dumps(trimmed)
         if len(line) <= max_line:
             return line
-        cap //= 2
+        overshoot += len(line) - max_line + 512  # the marker and the cut marks of many strings took more
     text = _dumps(value)[: max_line // 2].decode("utf-8", "ignore")
     fallback: dict[str, Any] = {"message": _text_field(text), MARKER: {"truncated": True, "originalBytes": size}}
     if "@timestamp" in value:  # a record of countless small fields: keep its text, which shortens reliably
