@@ -94,7 +94,7 @@ def test_timestamp_first_and_the_type_renamed_where_it_stood(make: Any) -> None:
     assert value == shipped(record)
     assert list(value) == list(shipped(record))  # field order kept too
     assert (shaped.end, shaped.time) == (item.end, TIME)
-    assert not (shaped.undecodable or shaped.shortened or shaped.reshaped)
+    assert (shaped.undecodable, shaped.shortened, shaped.reshaped) == (False, False, False)
 
 
 def test_a_record_that_breaks_no_rule_is_its_own_bytes_but_for_timestamp_and_type() -> None:
@@ -432,7 +432,7 @@ def test_a_reshaped_record_too_long_for_a_line_is_shortened_and_keeps_the_rules(
     record = audit()
     record["data"]["response"]["payload"] = {"big": "x" * 300_000, "medium": "m" * 150_000}
     shaped = shape(single_line(record), 400_000, FRANKFURT)
-    assert shaped.shortened and shaped.reshaped
+    assert (shaped.shortened, shaped.reshaped) == (True, True)
     assert len(shaped.line) <= 400_000
     value = valid(shaped)
     assert value[MARKER]["truncated"] is True

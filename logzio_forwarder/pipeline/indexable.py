@@ -74,11 +74,12 @@ def clean(raw: bytes) -> bool:
     ``@timestamp`` and ``forwarder.region``: decided on the bytes, without parsing. False means "cannot rule a break
     out", and the caller parses.
 
-    One pass keeps only the structural characters and the ones the rules care about (``{}[]".:``, escapes removed
-    first); on that skeleton, a string is a key exactly when ``:`` follows its closing quote, a ``.`` in a key shows
-    as ``.":`` (or, followed by colons, ``.:…":``), and once the strings that hold brackets are dropped, removing innermost ``{}`` pairs takes
-    as many rounds as the object has levels. A line under :data:`FEW_FIELDS_BYTES` cannot hold too many fields, and
-    one under :data:`MAX_FIELD_CHARS` bytes no value too long.
+    One pass keeps only the structural characters and the ones the rules care about (``{}[]".:``, escaped quotes
+    and backslashes removed first). On that skeleton a string is a key exactly when ``:`` follows its closing quote,
+    so a ``.`` in a key shows as ``.":`` (or, followed by colons, ``.:…":``); and once the strings that hold
+    brackets are dropped, removing innermost ``{}`` pairs takes as many rounds as the object has levels. A line
+    under :data:`FEW_FIELDS_BYTES` cannot hold too many fields, and one under :data:`MAX_FIELD_CHARS` bytes no
+    value or name too long.
     """
     size = len(raw)
     if size > MAX_FIELD_CHARS:
