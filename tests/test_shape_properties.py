@@ -169,7 +169,8 @@ def recovered(line: dict[str, Any], had_type: bool) -> dict[str, Any]:
     """The record, rebuilt from its line by undoing what the line's forwarder object lists."""
     line = copy.deepcopy(line)
     marker = line.pop(MARKER, {})
-    assert "omitted" not in marker and "cut" not in marker  # nothing dropped from the lists, nothing cut
+    assert "omitted" not in marker  # nothing dropped from the lists
+    assert "cut" not in marker  # nothing cut
     if marker.get("asText"):
         message = line["message"]
         rebuilt: dict[str, Any] = json.loads("".join(message) if isinstance(message, list) else message)
