@@ -116,7 +116,7 @@ def test_an_object_of_n_records_posts_signed_metrics_that_match_what_the_listene
     for point in points:
         assert point.namespace == "logzio_forwarder"
         assert point.compartment_id == principal.compartment_id
-        assert point.dimensions == {"bucket": BUCKET, "resourceId": FUNCTION_OCID}
+        assert point.dimensions == {"bucket": BUCKET, "resourceId": FUNCTION_OCID, "region": principal.region}
         assert point.metadata == {"unit": UNITS[point.name]}
         assert before - timedelta(seconds=1) <= point.timestamp <= after
 
@@ -190,7 +190,7 @@ def test_metrics_monitoring_refuses_are_one_line_and_the_rest_are_stored(
     assert totals(monitoring)["RecordsForwarded"] == 4
     assert {"DeliveryLagSeconds", "BytesShipped"}.isdisjoint(totals(monitoring))
     [line] = metrics_lines(function)
-    assert "Monitoring refused 2 of 9 metrics: injected" in line
+    assert "Monitoring refused 2 of 10 metrics: injected" in line
 
 
 def test_records_not_delivered_are_posted_when_the_invocation_fails(
@@ -243,6 +243,7 @@ def test_an_object_already_forwarded_posts_no_records_forwarded(
         "RecordsNotDelivered": 0,
         "UndecodableFragments": 0,
         "RecordsShortened": 0,
+        "RecordsReshaped": 0,
         "ObjectsForwarded": 0,
         "ObjectsFailed": 0,
         "ListenerRetries": 0,
@@ -257,12 +258,14 @@ def test_fragments_shortened_records_and_retries_are_counted_as_the_answer_count
 ) -> None:
     records = make_records("counted", 6)
     records[3]["data"]["response"]["payload"] = {"blob": "x" * 20_000}  # over the shared function's line cap
+    records[4]["data"]["freeformTags"] = {"cost.center": "42"}  # a name Logz.io cannot index: reshaped
     listener.script(503)
     text = ndjson(records[:2]) + b"GARBAGE {not json\n" + ndjson(records[2:])
     summary = invoke_ok(function, objectstorage, NAME, gz(text))
     sums = totals(monitoring)
     assert (sums["UndecodableFragments"], sums["RecordsShortened"], sums["ListenerRetries"]) == (1, 1, 1)
     assert (summary["undecodable"], summary["shortened"], summary["retries"]) == (1, 1, 1)
+    assert sums["RecordsReshaped"] == summary["reshaped"] == 1
     assert sums["RecordsForwarded"] == 7 == len(listener.records)
 
 
@@ -297,13 +300,14 @@ def test_values_are_sums_over_the_reports_and_the_largest_lag() -> None:
         _report(acknowledged=10, bytes_acknowledged=500, retries=1, delivery_lag_s=12.5, undecodable=1),
         _report("failed", acknowledged=3, bytes_acknowledged=90, not_delivered=4, delivery_lag_s=40.0, shortened=2),
         _report("already-forwarded"),
-        _report("stopped", acknowledged=2, bytes_acknowledged=60),
+        _report("stopped", acknowledged=2, bytes_acknowledged=60, reshaped=3),
     ]
     assert invocation_values(reports) == {
         "RecordsForwarded": 15,
         "RecordsNotDelivered": 4,
         "UndecodableFragments": 1,
         "RecordsShortened": 2,
+        "RecordsReshaped": 3,
         "BytesShipped": 650,
         "ObjectsForwarded": 1,
         "ObjectsFailed": 1,

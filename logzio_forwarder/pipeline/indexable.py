@@ -18,8 +18,9 @@ A record that breaks a rule is changed as little as possible, and every value st
   ``additionalDetails``, request and response headers, parameters, payload…) becomes JSON text; ``id``, ``time``,
   the event type, ``data.eventName``, ``data.identity``, ``data.compartmentName``, ``data.resourceId`` and
   ``data.request.action`` stay where they are;
-* a string longer than 32,700 characters is split in place into an array of parts that join back to it, or, at the
-  deepest level (where an array would be one level too many), cut to its beginning.
+* a string longer than 32,700 characters is split in place into an array of parts that join back to it (at the
+  deepest level, where an array would be one level too many, the container above becomes text instead): nothing is
+  cut.
 
 What was done is listed in :class:`Notes`, which shaping puts into the line's ``forwarder`` object (JSON Pointers,
 RFC 6901, into the shipped line; at most :data:`LISTED` of them, the rest counted).
@@ -203,13 +204,11 @@ class Notes:
     """Subtrees replaced by their compact JSON text."""
     split: list[str] = field(default_factory=list)
     """Strings replaced by an array of parts (joined, they give the string back)."""
-    cut: list[str] = field(default_factory=list)
-    """Strings cut to their first :data:`MAX_FIELD_CHARS` characters (the rest is not shipped)."""
     as_text: bool = False
     """The whole record could not be made to fit field by field and is shipped as text in ``message``."""
 
     def __bool__(self) -> bool:
-        return bool(self.renamed or self.stringified or self.split or self.cut or self.as_text)
+        return bool(self.renamed or self.stringified or self.split or self.as_text)
 
     def forget_under(self, at: str) -> None:
         """Drop the notes about fields inside a subtree that has just become text."""
@@ -217,13 +216,12 @@ class Notes:
         self.renamed = [r for r in self.renamed if not r["to"].startswith(inside)]
         self.stringified = [p for p in self.stringified if not p.startswith(inside)]
         self.split = [p for p in self.split if not p.startswith(inside)]
-        self.cut = [p for p in self.cut if not p.startswith(inside)]
 
     def marker(self) -> dict[str, Any]:
         """The notes as members of the line's ``forwarder`` object: each list capped, the rest counted."""
         out: dict[str, Any] = {}
         omitted = 0
-        for name in ("renamed", "stringified", "split", "cut"):
+        for name in ("renamed", "stringified", "split"):
             listed = getattr(self, name)
             if listed:
                 out[name] = listed[:LISTED]
@@ -322,14 +320,12 @@ class Reshaper:
         text = compact(value)
         return self._long(text, level, path) if len(text) > MAX_FIELD_CHARS else text
 
-    def _long(self, text: str, level: int, path: tuple[str | int, ...]) -> Any:
-        """A long string split into parts where an array may stand; cut only where none may (not reached: the
-        container above becomes text first)."""
-        if level <= MAX_DEPTH:
-            self.notes.split.append(pointer(path))
-            return parts(text)
-        self.notes.cut.append(pointer(path))
-        return text[:MAX_FIELD_CHARS]
+    def _long(self, text: str, level: int, path: tuple[str | int, ...]) -> list[str]:
+        """A long string as an array of parts, where ``level`` is the array's (never over the limit: a container at
+        the last level becomes text itself rather than hold a long value, see :meth:`_too_deep_below`)."""
+        assert level <= MAX_DEPTH
+        self.notes.split.append(pointer(path))
+        return parts(text)
 
     # ----- too many fields ----------------------------------------------------------------------------------------
 
@@ -346,15 +342,16 @@ class Reshaper:
 
     def _largest(self, paths: set[tuple[str, ...]]) -> tuple[str, ...] | None:
         """The movable container holding the most fields (the deeper one on a tie), among those reached through
-        object members; identifying fields, their ancestors and their insides are not movable."""
+        object members; the identifying fields the record has, their ancestors and their insides are not movable."""
         sizes: dict[tuple[str, ...], int] = {}
         for path in paths:
             for cut in range(1, len(path)):
                 sizes[path[:cut]] = sizes.get(path[:cut], 0) + 1
+        kept = [keep for keep in self._keep if keep in paths]
         movable = [
             (size, len(path), path)
             for path, size in sizes.items()
-            if path in self._origin and not any(_related(path, keep) for keep in self._keep)
+            if path in self._origin and not any(_related(path, keep) for keep in kept)
         ]
         return max(movable)[2] if movable else None
 

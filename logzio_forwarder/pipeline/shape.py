@@ -219,7 +219,7 @@ def _reshaped(
     """The record as a line that keeps every rule: ``@timestamp`` first, ``type`` → ``eventType``, names the
     forwarder writes freed (the record's own ``forwarder`` becomes ``forwarder_1``…), then :class:`Reshaper`."""
     own = value.get("@timestamp")
-    stamp = time if time is not None else own if isinstance(own, str) else None
+    stamp = time if _usable(time) else own if _usable(own) else None
     if stamp is None:
         marker["timestampFrom"] = MARKER
         stamp = _now()
@@ -246,6 +246,11 @@ def _reshaped(
     if marker:
         line[MARKER] = marker
     return line, bool(reshaper.notes) or "timestampFrom" in marker
+
+
+def _usable(time: Any) -> bool:
+    """Whether a record's time can be its ``@timestamp`` (a string a field may hold)."""
+    return isinstance(time, str) and len(time) <= SPLIT_CHARS
 
 
 def _as_text(value: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
