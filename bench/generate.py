@@ -19,6 +19,8 @@ Layouts (one *unit* ends with ``\\n``):
 * ``joined-braces``: the ``poc-safe`` mix (a fifth of the records joined ``}{``), but every record carries ``}{``
   inside a string value (a user agent or a request parameter), so a split at every ``}{`` goes wrong on every
   joined line.
+* ``wrapped``: the ``mixed`` mix, every record inside a Logging entry ``{"datetime":<epoch ms>,"logContent":{…}}``
+  (the layout Oracle's Logging docs show; ``datetime`` is the record's time).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 GENERATOR_VERSION = 2
 DATA_DIR = Path(__file__).resolve().parent / "data"
-LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces")
+LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces", "wrapped")
 MB = 1_000_000
 """Sizes and throughputs use decimal megabytes of *uncompressed* object text."""
 
@@ -515,6 +517,7 @@ def _units(pool: Pool, layout: str, seed: int, meta: Meta) -> Iterator[bytes]:
     strftime = time.strftime
     gmtime = time.gmtime
     units = meta.units
+    wrapped = layout == "wrapped"
 
     def fill(tpl: list[bytes | int]) -> bytes:
         nonlocal epoch_ms
@@ -527,11 +530,12 @@ def _units(pool: Pool, layout: str, seed: int, meta: Meta) -> Iterator[bytes]:
                 strftime("%Y-%m-%dT%H:%M:%S", gmtime((epoch_ms + 1500) // 1000)) + f".{(epoch_ms + 1500) % 1000:03d}Z"
             ).encode(),
         )
-        return b"".join(values[p] if isinstance(p, int) else p for p in tpl)
+        record = b"".join(values[p] if isinstance(p, int) else p for p in tpl)
+        return b'{"datetime":%d,"logContent":%b}' % (epoch_ms, record) if wrapped else record
 
     while True:
         r = rand() if layout != "ndjson" else 0.0
-        if r < 0.05 and layout == "mixed":
+        if r < 0.05 and layout in ("mixed", "wrapped"):
             units["pretty"] += 1
             meta.records += 1
             yield fill(pool.pretty[randrange(n)]) + b"\n"

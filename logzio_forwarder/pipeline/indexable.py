@@ -28,6 +28,7 @@ RFC 6901, into the shipped line; at most :data:`LISTED` of them, the rest counte
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -65,7 +66,13 @@ IDENTIFYING = (
 )
 """Where an audit record keeps what identifies it (``eventType`` is its ``type``, renamed): never moved."""
 
-_SKELETON = bytes(b for b in range(256) if b not in b'{}[]".:')
+_STRUCTURE = b'{}[]".:'
+_SKELETON = bytes(b for b in range(256) if b not in _STRUCTURE)
+_ESCAPES = bytes(ord("_") if b in b"/bfnrtu" else b for b in range(256))
+"""Keeps what may follow a backslash in a JSON escape (``_`` for a letter), so deleting the rest cannot put a
+backslash next to a quote it does not escape (``\\n"`` stays ``\\_"``)."""
+_ESCAPED_SKELETON = bytes(b for b in range(256) if b not in _STRUCTURE + b"\\/bfnrtu")
+_ESCAPE = re.compile(rb"\\.")
 _LEVELS = bytes.maketrans(b"[]", b"{}")
 _DOTTED_KEY = re.compile(rb'\.[^"]*":')
 
@@ -75,28 +82,34 @@ def clean(raw: bytes) -> bool:
     ``@timestamp`` and ``forwarder.region``: decided on the bytes, without parsing. False means "cannot rule a break
     out", and the caller parses.
 
-    One pass keeps only the structural characters and the ones the rules care about (``{}[]".:``, escaped quotes
-    and backslashes removed first). On that skeleton a string is a key exactly when ``:`` follows its closing quote,
-    so a ``.`` in a key shows as ``.":`` (or, followed by colons, ``.:…":``); and once the strings that hold
-    brackets are dropped, removing innermost ``{}`` pairs takes as many rounds as the object has levels. A line
-    under :data:`FEW_FIELDS_BYTES` cannot hold too many fields, and one under :data:`MAX_FIELD_CHARS` bytes no
-    value or name too long.
+    One pass keeps only the structural characters and the ones the rules care about (``{}[]".:``, escapes removed
+    first). On that skeleton a string is a key exactly when ``:`` follows its closing quote, so a ``.`` in a key
+    shows as a ``.`` followed by ``":`` with no quote between; and once the strings that hold brackets are dropped,
+    removing innermost ``{}`` pairs takes as many rounds as the object has levels. A line under
+    :data:`FEW_FIELDS_BYTES` cannot hold too many fields, and one under :data:`MAX_FIELD_CHARS` bytes no value or
+    name too long.
     """
     size = len(raw)
     if size > MAX_FIELD_CHARS:
         return False
-    if b'\\"' in raw:  # an escaped quote: drop escaped backslashes, then escaped quotes, so quotes delimit strings
-        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = raw.translate(None, _SKELETON)
-    if size > FEW_FIELDS_BYTES and skeleton.count(b'":') > MAX_FIELDS - 3:
+    if b"\\" in raw:  # escapes: drop them, so that every quote left delimits a string
+        skeleton = _ESCAPE.sub(b"", raw.translate(_ESCAPES, _ESCAPED_SKELETON)).translate(None, b"_")
+    else:
+        skeleton = raw.translate(None, _SKELETON)
+    return _clean_skeleton(skeleton, size > FEW_FIELDS_BYTES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_skeleton(skeleton: bytes, many_bytes: bool) -> bool:
+    """The verdict on a skeleton: remembered, because records of one kind of event share theirs (the benchmark's
+    objects: 2,400 skeletons among 16,000 records)."""
+    if many_bytes and skeleton.count(b'":') > MAX_FIELDS - 3:
+        return False
+    if _DOTTED_KEY.search(skeleton):  # a '.' before '":' with no quote between: inside a key (or a false alarm)
         return False
     nesting = skeleton.translate(_LEVELS, b".:").replace(b'""', b"")
     if b'"' in nesting:  # brackets inside strings: keep only those outside (quotes still alternate open, close)
-        if _DOTTED_KEY.search(skeleton):
-            return False
         nesting = b"".join(nesting.split(b'"')[::2])
-    elif b'.":' in skeleton or (b':":' in skeleton and _DOTTED_KEY.search(skeleton)):
-        return False  # a key's text here is only dots and colons: a dot shows before '":' unless colons follow it
     for _ in range(MAX_DEPTH):
         nesting = nesting.replace(b"{}", b"")
         if not nesting:

@@ -125,6 +125,8 @@ def _record_line(record: Record, shaping: Shaping) -> tuple[bytes, bool]:
     """The line and whether the rules made it differ from the record (beyond ``@timestamp``, ``eventType`` and
     ``forwarder.region``/``datetime``)."""
     raw, time = record.raw, record.time
+    if raw is None and time is not None and not record.stamped:
+        raw = _dumps(record.value)  # a multi-line record: its compact bytes are what the line is made of
     if raw is not None and time is not None and not record.stamped:
         if not record.wrapped:
             line = _spliced(raw, time, shaping, shaping.tail, rename=True)
