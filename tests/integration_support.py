@@ -98,6 +98,27 @@ def make_records(tag: str, count: int) -> list[dict[str, Any]]:
     return records
 
 
+def iso(when: datetime) -> str:
+    """A time as audit records write it (UTC, milliseconds, ``Z``)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def recent_records(tag: str, count: int, age: timedelta) -> list[dict[str, Any]]:
+    """Audit records whose ``time`` lies ``age`` in the past (the oldest) and later, one second apart."""
+    start = datetime.now(UTC) - age
+    records = make_records(tag, count)
+    for index, record in enumerate(records):
+        record["time"] = iso(start + timedelta(seconds=index))
+    return records
+
+
+def assert_delivery_lag(lag: float, oldest: Mapping[str, Any], before: datetime, after: datetime) -> None:
+    """``lag`` is the age of the ``oldest`` record between ``before`` and ``after`` the invocation (the delivery lag
+    is reported to the millisecond, hence the allowance below)."""
+    time = datetime.fromisoformat(oldest["time"])
+    assert (before - time).total_seconds() - 0.001 <= lag <= (after - time).total_seconds()
+
+
 def compact(record: Mapping[str, Any], *, ascii_only: bool = True) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=ascii_only)
 
@@ -162,6 +183,14 @@ def put(objectstorage: ObjectStorageStandin, name: str, data: bytes, *, created:
 def event_for(objectstorage: ObjectStorageStandin, name: str, etag: str) -> dict[str, Any]:
     """The Object-Create event OCI Events sends for ``name``."""
     return object_created_event(objectstorage.namespace, BUCKET, name, etag)
+
+
+def forwarded(function: Function, objectstorage: ObjectStorageStandin, name: str, data: bytes) -> Any:
+    """Store ``data`` as ``name``, invoke with its Object-Create event, expect 200 and return the JSON answer."""
+    etag = put(objectstorage, name, data)
+    answer = function.invoke(event_for(objectstorage, name, etag))
+    assert answer.status == 200, answer.text
+    return answer.json()
 
 
 def progress_of(objectstorage: ObjectStorageStandin, name: str) -> dict[str, Any]:

@@ -26,12 +26,13 @@ from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     Function,
     Seen,
+    assert_delivery_lag,
     assert_each_once,
-    event_for,
+    forwarded,
     gz,
     make_records,
     ndjson,
-    put,
+    recent_records,
     shipped_form,
 )
 
@@ -42,10 +43,7 @@ pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere, every requ
 
 
 def forward(function: Function, objectstorage: ObjectStorageStandin, data: bytes) -> Any:
-    etag = put(objectstorage, NAME, data)
-    answer = function.invoke(event_for(objectstorage, NAME, etag))
-    assert answer.status == 200, answer.text
-    return answer.json()
+    return forwarded(function, objectstorage, NAME, data)
 
 
 def nested(levels: int) -> Any:
@@ -100,16 +98,6 @@ def test_records_that_break_each_rule_arrive_whole_valid_and_filed_under_the_con
     assert json.loads(tags) == records["wide"]["data"]["definedTags"]
 
 
-def recent(tag: str, count: int, age: timedelta) -> list[dict[str, Any]]:
-    """Audit records whose ``time`` lies ``age`` in the past and later, a second apart."""
-    start = datetime.now(UTC) - age
-    records = make_records(tag, count)
-    for index, record in enumerate(records):
-        when = start + timedelta(seconds=index)
-        record["time"] = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-    return records
-
-
 def millis(time: str) -> int:
     return int(datetime.fromisoformat(time).timestamp() * 1000)
 
@@ -120,7 +108,7 @@ def test_an_object_of_logging_entries_arrives_with_each_records_time_and_its_del
     listener: LogzioListenerStandin,
     monitoring: MonitoringStandin,
 ) -> None:
-    records = recent("entries", 14, age=timedelta(minutes=20))
+    records = recent_records("entries", 14, age=timedelta(minutes=20))
     before = datetime.now(UTC)
     summary = forward(function, objectstorage, entry_object(records))
     after = datetime.now(UTC)
@@ -131,9 +119,8 @@ def test_an_object_of_logging_entries_arrives_with_each_records_time_and_its_del
     assert {line["id"]: line for line in listener.records} == expected  # the inner record, timed by its own time
     assert all((a.type, a.invalid) == ("oci-audit", ()) for a in listener.accepted)
 
-    oldest = datetime.fromisoformat(records[0]["time"])
     [lag] = [p.value for p in monitoring.datapoints("DeliveryLagSeconds")]
-    assert (before - oldest).total_seconds() - 0.001 <= lag <= (after - oldest).total_seconds()
+    assert_delivery_lag(lag, records[0], before, after)
     assert lag == summary["delivery_lag_s"]
 
 

@@ -39,31 +39,20 @@ from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     BUCKET,
     Function,
+    assert_delivery_lag,
     assert_each_once,
     event_for,
     gz,
     make_records,
     ndjson,
     put,
+    recent_records,
 )
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.metrics/20261101T095300Z_20261101T100000Z.0.log.gz"
 PACKAGE = Path(__file__).resolve().parents[1] / "logzio_forwarder"
 
 pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere (metrics posts included), every post signed
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def recent_records(tag: str, count: int, age: timedelta) -> list[dict[str, Any]]:
-    """Audit records whose ``time`` lies ``age`` in the past (the oldest) and later, one second apart."""
-    start = datetime.now(UTC) - age
-    records = make_records(tag, count)
-    for index, record in enumerate(records):
-        record["time"] = _iso(start + timedelta(seconds=index))
-    return records
 
 
 def totals(monitoring: MonitoringStandin) -> dict[str, float]:
@@ -126,10 +115,8 @@ def test_an_object_of_n_records_posts_signed_metrics_that_match_what_the_listene
     assert summary["batches"] > 1
     assert (sums["ObjectsForwarded"], sums["ObjectsFailed"], sums["RecordsNotDelivered"]) == (1, 0, 0)
     assert (sums["UndecodableFragments"], sums["RecordsShortened"], sums["ListenerRetries"]) == (0, 0, 0)
-    oldest = datetime.fromisoformat(records[0]["time"])
-    lag = sums["DeliveryLagSeconds"]
-    assert (before - oldest).total_seconds() - 0.001 <= lag <= (after - oldest).total_seconds()
-    assert lag == summary["delivery_lag_s"]
+    assert_delivery_lag(sums["DeliveryLagSeconds"], records[0], before, after)
+    assert sums["DeliveryLagSeconds"] == summary["delivery_lag_s"]
 
 
 def test_one_post_per_invocation_sums_every_object(
