@@ -68,11 +68,6 @@ IDENTIFYING = (
 
 _STRUCTURE = b'{}[]".:'
 _SKELETON = bytes(b for b in range(256) if b not in _STRUCTURE)
-_ESCAPES = bytes(ord("_") if b in b"/bfnrtu" else b for b in range(256))
-"""Keeps what may follow a backslash in a JSON escape (``_`` for a letter), so deleting the rest cannot put a
-backslash next to a quote it does not escape (``\\n"`` stays ``\\_"``)."""
-_ESCAPED_SKELETON = bytes(b for b in range(256) if b not in _STRUCTURE + b"\\/bfnrtu")
-_ESCAPE = re.compile(rb"\\.")
 _LEVELS = bytes.maketrans(b"[]", b"{}")
 _DOTTED_KEY = re.compile(rb'\.[^"]*":')
 
@@ -93,10 +88,21 @@ def clean(raw: bytes) -> bool:
     if size > MAX_FIELD_CHARS:
         return False
     if b"\\" in raw:  # escapes: drop them, so that every quote left delimits a string
-        skeleton = _ESCAPE.sub(b"", raw.translate(_ESCAPES, _ESCAPED_SKELETON)).translate(None, b"_")
-    else:
-        skeleton = raw.translate(None, _SKELETON)
+        raw = _unescaped(raw)
+    skeleton = raw.translate(None, _SKELETON)
     return _clean_skeleton(skeleton, size > FEW_FIELDS_BYTES)
+
+
+def _unescaped(raw: bytes) -> bytes:
+    """``raw`` without its escape sequences' backslash and first character (``\\"``, ``\\\\``, ``\\n``, the
+    ``u`` of ``\\u00e9``): split at each backslash, a piece after one starts with the escaped character, and an empty
+    piece is the first half of an escaped backslash. (Faster here than a regex or ``replace``.)"""
+    pieces = raw.split(b"\\")
+    kept = [pieces[0]]
+    rest = iter(pieces[1:])
+    for piece in rest:
+        kept.append(piece[1:] if piece else next(rest, b""))
+    return b"".join(kept)
 
 
 @functools.lru_cache(maxsize=4096)

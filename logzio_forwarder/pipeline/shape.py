@@ -39,6 +39,8 @@ MARKER = "forwarder"
 TYPE_FIELD = "eventType"
 """Where a shipped record keeps its own ``type`` (the CloudEvents 0.1 name for it)."""
 _ELLIPSIS = "…[truncated]"
+_TYPE_TAIL = 512
+"""How far from the end of a line the hot path looks for its ``type`` (further: the record is parsed)."""
 _ENTRY_HEAD = re.compile(rb'\{"datetime":(-?[0-9]+),"logContent":\{')
 
 
@@ -170,7 +172,7 @@ def _type_member(raw: bytes) -> int:
     string and key before it can be read backwards unambiguously. Audit records end so (their keys are sorted)."""
     if not raw.endswith(b'"}'):
         return -1
-    cut = raw.rfind(b',"type":"')
+    cut = raw.rfind(b',"type":"', max(0, len(raw) - _TYPE_TAIL))
     if cut < 0:
         return -1
     value = raw[cut + 9 : -2]
