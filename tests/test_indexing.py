@@ -72,7 +72,8 @@ def breaking(tag: str) -> dict[str, dict[str, Any]]:
 def test_records_that_break_each_rule_arrive_whole_valid_and_filed_under_the_configured_type(
     start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
-    function = start_function()  # the default batch-max-bytes: lines up to 500,000 bytes, nothing shortened
+    # the default batch-max-bytes (lines up to 500,000 bytes, nothing shortened), and a type of the user's choosing
+    function = start_function(logzio_type="audit-trail")
     records = breaking("rules")
     clean = make_records("rules-clean", 4)
     summary = forward(function, objectstorage, gz(ndjson([*records.values(), *clean])))
@@ -80,7 +81,8 @@ def test_records_that_break_each_rule_arrive_whole_valid_and_filed_under_the_con
 
     assert len(listener.accepted) == 10
     for accepted in listener.accepted:
-        assert (accepted.type, accepted.invalid) == ("oci-audit", ()), accepted.record.get("id")
+        assert (accepted.type, accepted.invalid) == ("audit-trail", ()), accepted.record.get("id")
+    assert {r.query["type"] for r in listener.requests} == {"audit-trail"}
     by_id = {r["id"]: r for r in listener.records}
     assert_each_once([by_id[r["id"]] for r in clean], clean)
     for name, record in records.items():
