@@ -533,3 +533,12 @@ def test_oversize_fragment_is_shortened_and_keeps_its_position() -> None:
     assert value[MARKER]["truncated"] is True
     assert value[MARKER]["fields"] == ["message"]
     assert value[MARKER]["originalBytes"] > 80_000
+
+
+@pytest.mark.parametrize("make", [single_line, multi_line])
+@pytest.mark.parametrize("stamp", ["2026-11-01T09:53:12.345Z", 1.5, {"ms": 1}, True])
+def test_an_entry_whose_datetime_is_not_epoch_milliseconds_is_a_record(make: Any, stamp: Any) -> None:
+    item = make({"datetime": stamp, "logContent": audit()})
+    assert not item.wrapped
+    value = valid(shape(item, BIG))
+    assert (value["datetime"], value["logContent"]) == (stamp, audit())

@@ -758,7 +758,8 @@ class Decoder:
 
 
 ENTRY_KEYS = frozenset({"datetime", "logContent"})
-"""A Logging entry is an object of exactly these members (``datetime`` optional) with ``logContent`` an object."""
+"""A Logging entry is an object of exactly these members, ``logContent`` an object and ``datetime`` (optional) an
+integer."""
 SHAPED_KEYS = ("@timestamp", "eventType", "forwarder")
 """Top-level names shaping writes (``eventType`` is the record's ``type``, renamed); a record that already has one
 is parsed, so that shaping can keep both."""
@@ -791,11 +792,12 @@ def _shaped(doc: Any) -> bool:
 def _entry_time(doc: Any) -> tuple[str | None, bool]:
     """(time, is a Logging entry) of a simdjson object of at most two members, one of them ``logContent``."""
     entry = doc["logContent"]
-    if not isinstance(entry, _SimdObject) or (len(doc) == 2 and "datetime" not in doc):
+    stamp = doc.get("datetime") if len(doc) == 2 else None
+    if not isinstance(entry, _SimdObject) or (len(doc) == 2 and type(stamp) is not int):
         time = doc.get("time")
         return (time if type(time) is str else None), False
     inner = entry.get("time")
-    return (inner if type(inner) is str else _from_epoch_ms(doc.get("datetime"))), True
+    return (inner if type(inner) is str else _from_epoch_ms(stamp)), True
 
 
 def layout_of(value: dict[str, Any]) -> tuple[str | None, bool]:
@@ -804,10 +806,13 @@ def layout_of(value: dict[str, Any]) -> tuple[str | None, bool]:
     if isinstance(time, str):
         return time, False
     entry = value.get("logContent")
+    stamp = value.get("datetime")
     if time is not None or not isinstance(entry, dict) or not value.keys() <= ENTRY_KEYS:
         return None, False
+    if "datetime" in value and type(stamp) is not int:
+        return None, False
     inner = entry.get("time")
-    return (inner if isinstance(inner, str) else _from_epoch_ms(value.get("datetime"))), True
+    return (inner if isinstance(inner, str) else _from_epoch_ms(stamp)), True
 
 
 def _from_epoch_ms(value: Any) -> str | None:
