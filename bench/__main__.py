@@ -45,7 +45,7 @@ OUT = BENCH / "out"
 README = ROOT / "docs" / "performance.md"
 MB = 1_000_000
 RUNNERS = ("baseline", "convert", "function")
-LAYOUTS = ("poc-safe", "mixed", "joined-braces", "joined-lines")
+LAYOUTS = ("poc-safe", "mixed", "joined-braces", "joined-lines", "wrapped")
 """Layouts ``convert`` runs on by default (``bench.generate`` says what each is)."""
 FUNCTION_LAYOUTS = ("mixed", "joined-braces")
 IMPORT_PACKAGES = ("oci", "fdk", "requests", "orjson", "isal", "logzio_forwarder")

@@ -21,6 +21,8 @@ Layouts (one *unit* ends with ``\\n``):
   joined line.
 * ``joined-lines``: the records of ``joined-braces`` (``}{`` inside a string value of every one), but a fifth of the
   *lines* join 2-3 records (about a third of the records sit on a joined line).
+* ``wrapped``: the ``mixed`` mix, every record inside a Logging entry ``{"datetime":<epoch ms>,"logContent":{…}}``
+  (the layout Oracle's Logging docs show; ``datetime`` is the record's time).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Any
 
 GENERATOR_VERSION = 2
 DATA_DIR = Path(__file__).resolve().parent / "data"
-LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces", "joined-lines")
+LAYOUTS = ("mixed", "poc-safe", "ndjson", "joined-braces", "joined-lines", "wrapped")
 BRACED = ("joined-braces", "joined-lines")
 """Layouts whose every record holds ``}{`` inside a string value."""
 MB = 1_000_000
@@ -519,6 +521,7 @@ def _units(pool: Pool, layout: str, seed: int, meta: Meta) -> Iterator[bytes]:
     strftime = time.strftime
     gmtime = time.gmtime
     units = meta.units
+    wrapped = layout == "wrapped"
 
     def fill(tpl: list[bytes | int]) -> bytes:
         nonlocal epoch_ms
@@ -531,11 +534,12 @@ def _units(pool: Pool, layout: str, seed: int, meta: Meta) -> Iterator[bytes]:
                 strftime("%Y-%m-%dT%H:%M:%S", gmtime((epoch_ms + 1500) // 1000)) + f".{(epoch_ms + 1500) % 1000:03d}Z"
             ).encode(),
         )
-        return b"".join(values[p] if isinstance(p, int) else p for p in tpl)
+        record = b"".join(values[p] if isinstance(p, int) else p for p in tpl)
+        return b'{"datetime":%d,"logContent":%b}' % (epoch_ms, record) if wrapped else record
 
     while True:
         r = rand() if layout != "ndjson" else 0.0
-        if r < 0.05 and layout == "mixed":
+        if r < 0.05 and layout in ("mixed", "wrapped"):
             units["pretty"] += 1
             meta.records += 1
             yield fill(pool.pretty[randrange(n)]) + b"\n"

@@ -30,7 +30,7 @@ from .token import StaticToken, TokenSource
 
 log = logging.getLogger(__name__)
 
-TOTALS = ("records", "undecodable", "shortened", "batches", "requests", "retries", "not_delivered")
+TOTALS = ("records", "undecodable", "shortened", "reshaped", "batches", "requests", "retries", "not_delivered")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import orjson
 
 from . import __version__
-from .config import KEYS, Settings, load_settings, max_line_bytes
+from .config import DEFAULT_LOGZIO_TYPE, KEYS, Settings, load_settings, max_line_bytes
 from .errors import ConfigError, ForwarderError, SourceError
 from .pipeline.decode import decode
 from .pipeline.decompress import DecompressStats, decompress
@@ -219,7 +219,7 @@ def _parser() -> argparse.ArgumentParser:
 def _listener_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="listener, e.g. listener-eu.logz.io:8071 or https://listener-eu.logz.io:8071")
     parser.add_argument("--region", help="listener region instead of --url: us, eu, uk, ca, au, nl, wa")
-    parser.add_argument("--type", default="http-bulk", help="Logz.io log type (default: %(default)s)")
+    parser.add_argument("--type", default=DEFAULT_LOGZIO_TYPE, help="Logz.io log type (default: %(default)s)")
     parser.add_argument("--batch-max-bytes", help="cap on one uncompressed request body")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also print each retry and other progress of the forwarder"

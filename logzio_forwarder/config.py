@@ -39,6 +39,8 @@ KEYS = (
     "logzio-token",
     "logzio-token-secret-id",
     "logzio-type",
+    "reshape",
+    "unwrap",
     "input-prefix",
     "state-prefix",
     "namespace",
@@ -60,6 +62,10 @@ KEYS = (
 _TYPE_RE = re.compile(r"^[A-Za-z0-9_.@:-]+$")
 _METRICS_NAMESPACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 DEFAULT_METRICS_NAMESPACE = "logzio_forwarder"
+DEFAULT_LOGZIO_TYPE = "oci-audit"
+"""The Logz.io log type every line is filed under unless ``logzio-type`` says otherwise (docs/indexing.md: why)."""
+REGION_ENV = "OCI_RESOURCE_PRINCIPAL_REGION"
+"""Set by OCI Functions to the function's region (with the resource principal); not a config key."""
 DEFAULT_CATCH_UP_AFTER_S = 600
 MAX_CATCH_UP_AFTER_S = 30 * 24 * 3600
 
@@ -101,7 +107,12 @@ class Settings:
     listener_url: str
     token: Secret | None
     token_secret_id: str | None
-    logzio_type: str = "http-bulk"
+    logzio_type: str = DEFAULT_LOGZIO_TYPE
+    reshape: bool = True
+    """Make every line keep Logz.io's invalid-log rules and move the record's ``type`` to ``eventType``
+    (docs/indexing.md); off ships records as decoded."""
+    unwrap: bool = True
+    """Ship a Logging entry ``{"datetime", "logContent"}`` as its inner record; off ships it whole."""
     input_prefix: str = "audit"
     state_prefix: str = "forwarder-state/"
     namespace: str | None = None
@@ -118,6 +129,9 @@ class Settings:
     metrics_compartment_id: str | None = None
     """None: the compartment of the function's resource principal."""
     monitoring_endpoint: str | None = None
+    region: str | None = None
+    """The function's region (``OCI_RESOURCE_PRINCIPAL_REGION``), shipped in every line as ``forwarder.region``;
+    None outside OCI Functions."""
 
     @property
     def max_line_bytes(self) -> int:
@@ -142,6 +156,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         token=Secret(token) if token is not None else None,
         token_secret_id=secret_id,
         logzio_type=_logzio_type(env),
+        reshape=_switch(env, "reshape"),
+        unwrap=_switch(env, "unwrap"),
         input_prefix=env.get("input-prefix", "audit").strip(),
         state_prefix=_state_prefix(env),
         namespace=_optional(env, "namespace"),
@@ -157,6 +173,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         metrics_namespace=_metrics_namespace(env),
         metrics_compartment_id=_ocid(env, "metrics-compartment-id", "ocid1.compartment.", "ocid1.tenancy."),
         monitoring_endpoint=_endpoint(env, "monitoring-endpoint"),
+        region=_optional(env, REGION_ENV),
     )
     if settings.input_prefix and settings.state_prefix.startswith(settings.input_prefix):
         raise ConfigError(
@@ -223,7 +240,7 @@ def _listener_url(env: Mapping[str, str]) -> str:
 
 
 def _logzio_type(env: Mapping[str, str]) -> str:
-    value = env.get("logzio-type", "http-bulk").strip() or "http-bulk"
+    value = env.get("logzio-type", DEFAULT_LOGZIO_TYPE).strip() or DEFAULT_LOGZIO_TYPE
     if not _TYPE_RE.match(value):
         raise ConfigError("logzio-type", f"{value!r} may contain only letters, digits and _ . @ : - (no spaces)")
     return value

@@ -25,7 +25,7 @@ from .pipeline.batch import Batch, batches
 from .pipeline.decode import Decoder, Item
 from .pipeline.decompress import DecompressStats, decompress
 from .pipeline.prefetch import prefetch
-from .pipeline.shape import Tally, shaped_lines
+from .pipeline.shape import Shaping, Tally, shaped_lines
 from .pipeline.ship import ShipOutcome, Shipper
 from .pipeline.source import Guarded, ObjectSource, OpenedObject
 from .state import DAMAGED, GONE, SETTLED, BackgroundSaves, Progress, Stored, utcnow
@@ -51,6 +51,8 @@ class ObjectReport:
     records: int = 0
     undecodable: int = 0
     shortened: int = 0
+    reshaped: int = 0
+    """Records changed to keep Logz.io's invalid-log rules (docs/indexing.md)."""
     batches: int = 0
     requests: int = 0
     retries: int = 0
@@ -207,7 +209,9 @@ class Forwarder:
         stats = DecompressStats()
         source = Guarded(prefetch(decompress(opened.chunks, stats)))
         tally = Tally()
-        lines = shaped_lines(_decoded(source, progress.offset), self._settings.max_line_bytes, tally)
+        settings = self._settings
+        shaping = Shaping(settings.reshape, settings.unwrap, settings.region)
+        lines = shaped_lines(_decoded(source, progress.offset), settings.max_line_bytes, tally, shaping)
         pending = batches(lines, self._settings.batch_max_bytes, first_seq=progress.batches)
         saves = BackgroundSaves(claim.save, self._progress_every_s)
         completed = False
@@ -220,6 +224,7 @@ class Forwarder:
                 _close(opened)
             report.bytes_in, report.bytes_decompressed = stats.compressed, stats.decompressed
             report.records, report.undecodable, report.shortened = tally.records, tally.undecodable, tally.shortened
+            report.reshaped = tally.reshaped
             saves.flush()  # every acknowledged batch is recorded before the outcome is
         except LeaseLost as exc:
             report.status, report.error = "in-progress", str(exc)

@@ -33,6 +33,7 @@ METRIC_NAMES = (
     "RecordsNotDelivered",
     "UndecodableFragments",
     "RecordsShortened",
+    "RecordsReshaped",
     "BytesShipped",
     "ObjectsForwarded",
     "ObjectsFailed",
@@ -41,14 +42,16 @@ METRIC_NAMES = (
 )
 """Every metric the forwarder posts, by its exact name."""
 
-DIMENSIONS = ("bucket", "resourceId")
-"""Every datapoint carries these: the input bucket's name and the function's OCID."""
+DIMENSIONS = ("bucket", "resourceId", "region")
+"""Every datapoint carries these: the input bucket's name, the function's OCID and its region (so an alarm on
+several regions' functions says which one went quiet)."""
 
 UNITS = {
     "RecordsForwarded": "records",
     "RecordsNotDelivered": "records",
     "UndecodableFragments": "records",
     "RecordsShortened": "records",
+    "RecordsReshaped": "records",
     "BytesShipped": "bytes",
     "ObjectsForwarded": "objects",
     "ObjectsFailed": "objects",
@@ -98,6 +101,7 @@ def invocation_values(reports: Sequence[ObjectReport]) -> dict[str, float]:
         "RecordsNotDelivered": sum(r.not_delivered for r in reports),
         "UndecodableFragments": sum(r.undecodable for r in reports),
         "RecordsShortened": sum(r.shortened for r in reports),
+        "RecordsReshaped": sum(r.reshaped for r in reports),
         "BytesShipped": sum(r.bytes_acknowledged for r in reports),
         "ObjectsForwarded": 0,
         "ObjectsFailed": 0,
@@ -151,7 +155,8 @@ def _metric_data(values: dict[str, float], settings: Settings, signer: Any) -> l
     from oci.monitoring.models import Datapoint, MetricDataDetails
 
     compartment = settings.metrics_compartment_id or signer.get_claim("res_compartment")
-    dimensions = {"bucket": settings.input_bucket, "resourceId": function_id(signer)}
+    region = settings.region or _region(signer)
+    dimensions = {"bucket": settings.input_bucket, "resourceId": function_id(signer), "region": region}
     now = datetime.now(UTC)
     return [
         MetricDataDetails(

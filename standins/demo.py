@@ -1,10 +1,12 @@
 """``make demo``: the real function under the real fdk, against loopback Object Storage, Logz.io and Monitoring
 stand-ins.
 
-It writes a small audit object in the Connector Hub's format (gzip; records mostly one per line, some joined
-``}{`` on one line, one spanning several lines) to the stand-in bucket, invokes the function with the
-Object-Create event OCI Events would send, prints the function's JSON summary, the first shipped lines and the
-metrics it posted to Monitoring, and exits 0 only if every record reached the listener and RecordsForwarded says so.
+It writes a small audit object in the Connector Hub's format (gzip; each audit record inside a Logging entry
+``{"datetime": <epoch ms>, "logContent": {<the record>}}``, the layout Oracle's Logging docs show; entries mostly
+one per line, some joined ``}{`` on one line, one spanning several lines) to the stand-in bucket, invokes the
+function with the Object-Create event OCI Events would send, prints the function's JSON summary, the first shipped
+lines, how the listener filed them and the metrics it posted to Monitoring, and exits 0 only if every record
+reached the listener as a valid line of the configured type and RecordsForwarded says so.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import sys
 import tempfile
 import uuid
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +28,24 @@ from .monitoring import MonitoringStandin
 from .objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from .principal import make_principal
 
-__all__ = ["OBJECT_NAME", "SAMPLE", "audit_records", "connector_object", "main", "object_created_event", "sample_text"]
+__all__ = [
+    "OBJECT_NAME",
+    "SAMPLE",
+    "audit_records",
+    "connector_object",
+    "entry",
+    "entry_object",
+    "main",
+    "object_created_event",
+    "sample_text",
+]
 
 SAMPLE = REPO_ROOT / "docs" / "sample.log.gz"
 """The demo's object, committed so the README's ``convert`` example has something to read."""
 OBJECT_NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.demo/20261101T095300Z_20261101T100000Z.0.log.gz"
 DEMO_TOKEN = "demo-token-not-a-real-one"
+EXPECTED_TYPE = "oci-audit"
+"""The forwarder's default ``logzio-type`` (the demo sets none): every line must be filed under it."""
 _TENANCY = "ocid1.tenancy.oc1..aaaaaaaademotenancy"
 _COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaademocompartment"
 _ACTIONS = [
@@ -137,9 +153,22 @@ def connector_object(records: list[dict[str, Any]]) -> bytes:
     return gzip.compress(("\n".join(lines) + "\n").encode())
 
 
+def entry(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as a Logging entry: ``datetime`` is its time in epoch milliseconds (Oracle's "Logging Format
+    Overview")."""
+    when = datetime.fromisoformat(str(record["time"]))
+    return {"datetime": int(when.timestamp() * 1000), "logContent": record}
+
+
+def entry_object(records: list[dict[str, Any]]) -> bytes:
+    """Gzip'd text laid out like :func:`connector_object`, each record inside a Logging entry."""
+    return connector_object([entry(r) for r in records])
+
+
 def sample_text() -> bytes:
-    """The uncompressed text of :data:`SAMPLE`: the demo's twelve records in the connector's layout."""
-    return gzip.decompress(connector_object(audit_records()))
+    """The uncompressed text of :data:`SAMPLE`: the demo's twelve records as Logging entries in the connector's
+    layout."""
+    return gzip.decompress(entry_object(audit_records()))
 
 
 def object_created_event(namespace: str, bucket: str, name: str, etag: str) -> dict[str, Any]:
@@ -175,20 +204,25 @@ def _short(line: bytes, width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _report(status: int, summary: str, listener: LogzioListenerStandin, expected: list[str]) -> bool:
-    """Print what happened; true when every record arrived."""
+def _report(status: int, summary: str, listener: LogzioListenerStandin, expected: list[str], log_type: str) -> bool:
+    """Print what happened; true when every record arrived as a valid line filed under ``log_type``."""
     print(f"function answered {status}:")
     print(summary)
     lines = listener.lines
     print(f"\nlistener accepted {len(lines)} lines in {len(listener.requests)} request(s); first 3:")
     for line in lines[:3]:
         print("  " + _short(line))
+    filed = Counter(a.type for a in listener.accepted)
+    print("filed as Logz.io would file them: " + ", ".join(f"{kind} {count}" for kind, count in filed.items()))
     arrived = {r.get("id") for r in listener.records}
     missing = [i for i in expected if i not in arrived]
     if missing:
         print(f"\nFAIL: {len(missing)} of {len(expected)} records did not arrive: {missing}")
         return False
-    print(f"\nOK: all {len(expected)} records arrived at the listener")
+    if set(filed) != {log_type}:
+        print(f"\nFAIL: not every line is filed under {log_type}: {dict(filed)}")
+        return False
+    print(f"\nOK: all {len(expected)} records arrived at the listener, each a valid line of type {log_type}")
     return True
 
 
@@ -222,7 +256,7 @@ def run(workdir: Path) -> bool:
         LogzioListenerStandin(DEMO_TOKEN) as listener,
         MonitoringStandin(principal) as monitoring,
     ):
-        etag = storage.put(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, connector_object(records))
+        etag = storage.put(storage.namespace, DEFAULT_BUCKET, OBJECT_NAME, entry_object(records))
         print(f"stand-ins: object storage {storage.url}, listener {listener.url}, monitoring {monitoring.url}")
         print(f"put oci://{DEFAULT_BUCKET}@{storage.namespace}/{OBJECT_NAME} ({len(records)} records)\n")
         config = {
@@ -239,7 +273,7 @@ def run(workdir: Path) -> bool:
                 summary = json.dumps(answer.json(), indent=2)
             except ValueError:
                 summary = answer.text
-            ok = _report(answer.status, summary, listener, [str(r["id"]) for r in records])
+            ok = _report(answer.status, summary, listener, [str(r["id"]) for r in records], EXPECTED_TYPE)
             ok = _report_metrics(monitoring, len(records)) and ok
             if not ok or answer.status != 200:
                 print("\nfunction log (last 40 lines):\n" + "\n".join(function.logs().splitlines()[-40:]))

@@ -7,6 +7,13 @@ empty, oversized (> 500,000 bytes) or non-object line → 400 with the counts do
 accepted; otherwise 200 with an empty body. The answer texts are read from ``tests/fixtures/listener/`` so the
 stand-in and the tests share one copy.
 
+Each accepted line is filed as Logz.io files it (docs.logz.io "Shipping with HTTP", limitations; "Understanding
+invalid log errors"): under its own top-level ``type`` when it has one (it overrides the request's ``type``), and
+as ``logzio-invalid-log`` when it breaks one of the indexing rules: at most 500,000 characters, a field name or
+value of at most 32,700 characters, at most 10 nesting levels (objects and arrays, the top object level 1), at most
+1,000 fields (distinct key paths, arrays transparent), ``@timestamp`` present, no ``.`` in a field name. Such a line
+is still answered 200, as Logz.io does; :attr:`Accepted.invalid` names the rules it broke by Logz.io's tags.
+
 The limits are this module's own constants on purpose: sharing them with the code under test would let a wrong
 constant pass its own tests.
 
@@ -48,6 +55,11 @@ __all__ = [
 MAX_BODY_BYTES = 10_485_760
 MAX_LINE_BYTES = 500_000
 DEFAULT_TYPE = "http-bulk"
+INVALID_TYPE = "logzio-invalid-log"
+MAX_LINE_CHARS = 500_000
+MAX_FIELD_CHARS = 32_700
+MAX_DEPTH = 10
+MAX_FIELDS = 1_000
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "listener"
 """Where the documented answer texts live (shared with the unit tests)."""
 
@@ -109,11 +121,14 @@ def _as_answer(item: ScriptItem) -> Answer:
 
 @dataclass(frozen=True)
 class Accepted:
-    """One log line the listener accepted."""
+    """One log line the listener accepted, and how Logz.io would file it."""
 
     type: str
+    """The line's own top-level ``type``, else the request's; ``logzio-invalid-log`` if it breaks a rule."""
     record: dict[str, Any]
     raw: bytes
+    invalid: tuple[str, ...] = ()
+    """The indexing rules the line breaks, by Logz.io's tags (empty: indexed as it is)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +218,47 @@ def _parses(line: bytes) -> bool:
         return isinstance(json.loads(line), dict)
     except ValueError:
         return False
+
+
+def invalid_because(record: dict[str, Any], line: bytes) -> tuple[str, ...]:
+    """The indexing rules a line breaks, by the tags Logz.io puts on an invalid log."""
+    broken: list[str] = []
+    if len(line.decode("utf-8", "replace")) > MAX_LINE_CHARS:
+        broken.append("MAX_LOG_LINE_LENGTH")
+    if "@timestamp" not in record:
+        broken.append("FIELDS_MISSING")
+    paths: set[tuple[str, ...]] = set()
+    deepest = 0
+    stack: list[tuple[Any, int, tuple[str, ...]]] = [(record, 1, ())]
+    while stack:
+        value, level, path = stack.pop()
+        if isinstance(value, dict):
+            deepest = max(deepest, level)
+            for key, child in value.items():
+                paths.add((*path, key))
+                if "." in key and "ARRAY_INDEX_OUT_OF_BOUNDS_EXCEPTION" not in broken:
+                    broken.append("ARRAY_INDEX_OUT_OF_BOUNDS_EXCEPTION")
+                if len(key) > MAX_FIELD_CHARS and "MAX_FIELD_KEY_SIZE" not in broken:
+                    broken.append("MAX_FIELD_KEY_SIZE")
+                stack.append((child, level + 1, (*path, key)))
+        elif isinstance(value, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1, path) for child in value)
+        elif isinstance(value, str) and len(value) > MAX_FIELD_CHARS and "INVALID_FIELD_VALUE_LENGTH" not in broken:
+            broken.append("INVALID_FIELD_VALUE_LENGTH")
+    if deepest > MAX_DEPTH:
+        broken.append("MAX_JSON_DEPTH")
+    if len(paths) > MAX_FIELDS:
+        broken.append("MAX_FIELDS_NUMBER")
+    return tuple(broken)
+
+
+def filed_as(record: dict[str, Any], request_type: str, invalid: tuple[str, ...]) -> str:
+    """The type Logz.io files a line under."""
+    if invalid:
+        return INVALID_TYPE
+    own = record.get("type")
+    return request_type if own is None else str(own)
 
 
 def _record(line: bytes) -> dict[str, Any]:
@@ -462,7 +518,9 @@ class LogzioListenerStandin(LoopbackServer):
             kind = _classify(line, self.max_line, validator)
             counts[kind] += 1
             if kind == "successfulLines" and self.keep_records:
-                good.append(Accepted(log_type, _record(line), line))
+                record = _record(line)
+                invalid = invalid_because(record, line)
+                good.append(Accepted(filed_as(record, log_type, invalid), record, line, invalid))
         with self._lock:
             self._accepted.extend(good)
             self._accepted_count += counts["successfulLines"]

@@ -25,6 +25,7 @@ from standins.fdkserver import REPO_ROOT, FdkServer, Invocation
 from standins.listener import LogzioListenerStandin
 from standins.monitoring import INJECTED, MonitoringStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
+from standins.principal import REGION
 
 BUCKET = DEFAULT_BUCKET
 DEFAULT_CAP = 4_000_000
@@ -97,6 +98,27 @@ def make_records(tag: str, count: int) -> list[dict[str, Any]]:
     return records
 
 
+def iso(when: datetime) -> str:
+    """A time as audit records write it (UTC, milliseconds, ``Z``)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def recent_records(tag: str, count: int, age: timedelta) -> list[dict[str, Any]]:
+    """Audit records whose ``time`` lies ``age`` in the past (the oldest) and later, one second apart."""
+    start = datetime.now(UTC) - age
+    records = make_records(tag, count)
+    for index, record in enumerate(records):
+        record["time"] = iso(start + timedelta(seconds=index))
+    return records
+
+
+def assert_delivery_lag(lag: float, oldest: Mapping[str, Any], before: datetime, after: datetime) -> None:
+    """``lag`` is the age of the ``oldest`` record between ``before`` and ``after`` the invocation (the delivery lag
+    is reported to the millisecond, hence the allowance below)."""
+    time = datetime.fromisoformat(oldest["time"])
+    assert (before - time).total_seconds() - 0.001 <= lag <= (after - time).total_seconds()
+
+
 def compact(record: Mapping[str, Any], *, ascii_only: bool = True) -> str:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=ascii_only)
 
@@ -119,9 +141,21 @@ def gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
-def shipped_form(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What the listener must receive for a source record: the same content plus ``@timestamp`` = ``time``."""
-    return {**record, "@timestamp": record["time"]}
+def shipped_form(record: Mapping[str, Any], region: str | None = REGION) -> dict[str, Any]:
+    """What the listener must receive for a source record that breaks none of Logz.io's rules: ``@timestamp`` =
+    ``time`` first, the record's ``type`` renamed in place to ``eventType``, and ``forwarder.region`` (the
+    function's region: the stand-in principal's)."""
+    line: dict[str, Any] = {"@timestamp": record["time"]}
+    line.update(("eventType" if key == "type" else key, value) for key, value in record.items())
+    if region is not None:
+        line["forwarder"] = {"region": region}
+    return line
+
+
+def is_fragment(line: Mapping[str, Any]) -> bool:
+    """Whether a shipped line is an undecodable stretch of the object rather than a record."""
+    marker = line.get("forwarder")
+    return isinstance(marker, dict) and marker.get("undecodable") is True
 
 
 def _key(record: Mapping[str, Any]) -> str:
@@ -132,9 +166,11 @@ def _ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return [str(r.get("id", r.get("message", "?")))[:80] for r in records]
 
 
-def assert_each_once(accepted: Sequence[Mapping[str, Any]], source: Sequence[Mapping[str, Any]]) -> None:
+def assert_each_once(
+    accepted: Sequence[Mapping[str, Any]], source: Sequence[Mapping[str, Any]], region: str | None = REGION
+) -> None:
     """The accepted records are exactly the source records, each once, in shipped form (any order)."""
-    want = Counter(_key(shipped_form(r)) for r in source)
+    want = Counter(_key(shipped_form(r, region)) for r in source)
     got = Counter(_key(r) for r in accepted)
     if want == got:
         return
@@ -177,6 +213,14 @@ def put(objectstorage: ObjectStorageStandin, name: str, data: bytes, *, created:
 def event_for(objectstorage: ObjectStorageStandin, name: str, etag: str) -> dict[str, Any]:
     """The Object-Create event OCI Events sends for ``name``."""
     return object_created_event(objectstorage.namespace, BUCKET, name, etag)
+
+
+def forwarded(function: Function, objectstorage: ObjectStorageStandin, name: str, data: bytes) -> Any:
+    """Store ``data`` as ``name``, invoke with its Object-Create event, expect 200 and return the JSON answer."""
+    etag = put(objectstorage, name, data)
+    answer = function.invoke(event_for(objectstorage, name, etag))
+    assert answer.status == 200, answer.text
+    return answer.json()
 
 
 def progress_of(objectstorage: ObjectStorageStandin, name: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def test_minimal_config_and_defaults() -> None:
     assert settings.token is not None
     assert settings.token.reveal() == TOKEN
     assert settings.token_secret_id is None
-    assert settings.logzio_type == "http-bulk"
+    assert settings.logzio_type == "oci-audit"
     assert settings.input_prefix == "audit"
     assert settings.state_prefix == "forwarder-state/"
     assert settings.namespace is None
@@ -55,12 +55,15 @@ def test_minimal_config_and_defaults() -> None:
     assert (settings.catch_up, settings.catch_up_after_s) == (True, 600)
     assert (settings.metrics, settings.metrics_namespace) == (True, "logzio_forwarder")
     assert (settings.metrics_compartment_id, settings.monitoring_endpoint) == (None, None)
+    assert (settings.reshape, settings.unwrap, settings.region) == (True, True, None)
 
 
 def test_every_key_is_read() -> None:
     settings = load(
         input_bucket=" in-bucket ",
-        logzio_type="oci-audit",
+        logzio_type="audit-trail",
+        reshape="off",
+        unwrap="Off",
         input_prefix="logs/audit/",
         state_prefix="progress",
         namespace="axyz",
@@ -76,7 +79,8 @@ def test_every_key_is_read() -> None:
         monitoring_endpoint="https://telemetry-ingestion.eu-amsterdam-1.oraclecloud.com/",
     )
     assert settings.input_bucket == "in-bucket"
-    assert settings.logzio_type == "oci-audit"
+    assert settings.logzio_type == "audit-trail"
+    assert (settings.reshape, settings.unwrap) == (False, False)
     assert settings.input_prefix == "logs/audit/"
     assert settings.state_prefix == "progress/"
     assert settings.namespace == "axyz"
@@ -258,7 +262,7 @@ def test_logzio_type_accepts_listener_safe_names(value: str) -> None:
 
 
 def test_empty_logzio_type_means_the_default() -> None:
-    assert load(logzio_type="  ").logzio_type == "http-bulk"
+    assert load(logzio_type="  ").logzio_type == "oci-audit"
 
 
 @pytest.mark.parametrize("value", ["two words", "a/b", "type?x=1", "a&b", "ü"])
@@ -324,7 +328,7 @@ def test_state_objects_are_recognised() -> None:
     assert not settings.is_state_object("audit/forwarder-state/x")
 
 
-@pytest.mark.parametrize("key", ["catch-up", "metrics"])
+@pytest.mark.parametrize("key", ["catch-up", "metrics", "reshape", "unwrap"])
 @pytest.mark.parametrize("value", ["yes", "true", "1", "enabled"])
 def test_switches_take_only_on_or_off(key: str, value: str) -> None:
     err = error(**{key.replace("-", "_"): value})
@@ -365,3 +369,10 @@ def test_endpoints_must_be_https_or_loopback(key: str) -> None:
     assert getattr(load(**{name: "http://127.0.0.1:9999/"}), name) == "http://127.0.0.1:9999"
     assert error(**{name: "http://objectstorage.example.com"}).key == key
     assert error(**{name: "objectstorage.example.com"}).key == key
+
+
+def test_the_region_is_the_resource_principals_and_optional() -> None:
+    """OCI Functions names the function's region beside its resource principal; it is not a config key."""
+    assert load_settings({**BASE, "OCI_RESOURCE_PRINCIPAL_REGION": "eu-frankfurt-1"}).region == "eu-frankfurt-1"
+    assert load().region is None
+    assert "OCI_RESOURCE_PRINCIPAL_REGION" not in KEYS

@@ -176,8 +176,8 @@ def test_integers_beyond_64_bits_keep_their_exact_value(layout: str) -> None:
     exact = record.value  # what shaping re-serialises when it must
     assert exact == {"big": 123456789012345678901234567890, "neg": -98765432109876543211}
     assert all(type(v) is int for v in exact.values())
-    shipped = shape(record, 500_000).line  # and what is shipped keeps every digit
-    assert json.loads(shipped) == exact
+    shipped = json.loads(shape(record, 500_000).line)  # and what is shipped keeps every digit
+    assert {k: v for k, v in shipped.items() if k not in ("@timestamp", "forwarder")} == exact
 
 
 def test_escaped_surrogate_pair_decodes_to_one_character() -> None:

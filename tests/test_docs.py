@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +21,12 @@ from bench.__main__ import MARK_END, MARK_START
 from bench.__main__ import README as BENCH_RESULTS_PAGE
 from logzio_forwarder.app import Outcome
 from logzio_forwarder.commands import parse_command
-from logzio_forwarder.config import KEYS, load_settings
+from logzio_forwarder.config import DEFAULT_LOGZIO_TYPE, KEYS, load_settings
 from logzio_forwarder.forward import ObjectReport
 from logzio_forwarder.metrics import METRIC_NAMES, ONLY_WHEN_NONZERO, STATUS_COUNTED_AS, UNITS
+from logzio_forwarder.pipeline.decode import Fragment, decode
+from logzio_forwarder.pipeline.indexable import MAX_DEPTH, MAX_FIELD_CHARS, MAX_FIELDS, MAX_LINE_CHARS
+from logzio_forwarder.pipeline.shape import Shaping, shape
 from logzio_forwarder.secrecy import _QUIET
 from standins.demo import SAMPLE, sample_text
 
@@ -326,3 +330,34 @@ def test_bench_writes_the_results_block_the_docs_point_at() -> None:
     assert "docs/performance.md" in README[README.index("make bench") :].split("\n\n")[0]
     makefile_help = next(line for line in (ROOT / "Makefile").read_text().splitlines() if '"make bench' in line)
     assert "docs/performance.md" in makefile_help
+
+
+# ----- indexing ---------------------------------------------------------------------------------------------------
+
+INDEXING = (ROOT / "docs" / "indexing.md").read_text()
+
+
+def test_the_indexing_page_states_the_rules_the_code_keeps() -> None:
+    rules = " ".join(row[0] for row in table(INDEXING, "rule"))
+    for number in (f"{MAX_LINE_CHARS:,}", f"{MAX_FIELD_CHARS:,}", f"{MAX_DEPTH}", f"{MAX_FIELDS:,}"):
+        assert number in rules
+    assert f"**`{DEFAULT_LOGZIO_TYPE}`**" in INDEXING
+    assert "`connector_batch_rollover_time_ms` = 60000" in INDEXING
+
+
+def test_every_member_of_the_forwarder_object_is_documented() -> None:
+    """Shape records that need each kind of change and see which members their lines' forwarder objects have."""
+    documented = {name.strip("` ") for row in table(INDEXING, "member") for name in row[0].split(",")}
+    shaping = Shaping(region="eu-frankfurt-1")
+    deep: Any = "bottom"
+    for _ in range(12):
+        deep = {"d": deep}
+    records = [
+        {"datetime": 1, "logContent": {"time": "t", "tags": {f"a.{i}": i for i in range(25)}, "deep": deep}},
+        {"time": "t", "long": "x" * 40_000},
+        {f"k{i}": i for i in range(1_100)},
+        {"time": "t", "big": "y" * 600_000},
+    ]
+    items = [*decode([json.dumps(r).encode() + b"\n" for r in records]), Fragment(b"x", 0, 1, "not JSON", 1)]
+    seen = {key for item in items for key in json.loads(shape(item, 500_000, shaping).line)["forwarder"]}
+    assert seen == documented

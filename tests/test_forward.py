@@ -171,8 +171,16 @@ def state() -> MemoryState:
 
 
 def settings() -> Settings:
+    """Records here have no time (reshaping would stamp each with the time it was shaped) and every batch holds a
+    known number of bytes: they are shipped as decoded (``reshape`` off), line for line."""
     return load_settings(
-        {"input-bucket": "logfile_download_bucket", "logzio-url": URL, "logzio-token": TOKEN, "batch-max-bytes": "1024"}
+        {
+            "input-bucket": "logfile_download_bucket",
+            "logzio-url": URL,
+            "logzio-token": TOKEN,
+            "batch-max-bytes": "1024",
+            "reshape": "off",
+        }
     )
 
 

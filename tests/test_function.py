@@ -15,6 +15,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ import pytest
 from standins.demo import connector_object
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
+from standins.principal import REGION
 from standins.secrets import SecretsStandIn
 from tests.conftest import TEST_TOKEN, load_event
 from tests.integration_fixtures import StartFunction
@@ -36,6 +38,7 @@ from tests.integration_support import (
     get_objects,
     gz,
     in_seconds,
+    is_fragment,
     make_records,
     ndjson,
     put,
@@ -74,13 +77,13 @@ def test_several_objects_one_event_each(
         assert_each_once(listener.records[before:], records)
     assert_each_once(listener.records, [r for records in sources.values() for r in records])
     for accepted in listener.accepted:
-        assert accepted.type == "http-bulk"
+        assert (accepted.type, accepted.invalid) == ("oci-audit", ())
     requests = listener.requests
     assert len(requests) == sum(answer.json()["requests"] for answer in seen.answers)
     for request in requests:
         assert request.status == 200
         assert request.token == TEST_TOKEN
-        assert request.query.get("type") == "http-bulk"
+        assert request.query.get("type") == "oci-audit"
         assert request.content_encoding == "gzip"
         assert request.user_agent is not None
         assert request.user_agent.startswith("oci-logzio-forwarder/")
@@ -213,16 +216,25 @@ def test_garbage_is_shipped_as_its_own_record_and_counted(
     summary = forward(function, objectstorage, NAME, gz(text))
     assert (summary["records"], summary["undecodable"], summary["not_delivered"]) == (10, 2, 0)
 
-    fragments = [r for r in listener.records if "forwarder" in r]
-    assert_each_once([r for r in listener.records if "forwarder" not in r], records)
+    fragments = [r for r in listener.records if is_fragment(r)]
+    assert_each_once([r for r in listener.records if not is_fragment(r)], records)
+    for fragment in fragments:  # stamped with the time they were shipped, so Logz.io indexes them too
+        assert datetime.fromisoformat(fragment.pop("@timestamp")) > datetime.now(UTC) - timedelta(minutes=5)
     assert sorted(fragments, key=lambda r: r["forwarder"]["line"]) == [
         {
             "message": garbage,
-            "forwarder": {"undecodable": True, "reason": "not a JSON object", "offset": len(head), "line": 3},
+            "forwarder": {
+                "region": REGION,
+                "undecodable": True,
+                "reason": "not a JSON object",
+                "offset": len(head),
+                "line": 3,
+            },
         },
         {
             "message": cut,
             "forwarder": {
+                "region": REGION,
                 "undecodable": True,
                 "reason": "unterminated string",
                 "offset": len(head) + len(garbage.encode()) + 1 + len(middle),
@@ -230,6 +242,7 @@ def test_garbage_is_shipped_as_its_own_record_and_counted(
             },
         },
     ]
+    assert all(a.invalid == () for a in listener.accepted)
     function.stop()  # complete the logs
     logged = [line[line.index('{"summary"') :] for line in function.logs().splitlines() if '{"summary"' in line]
     summaries = [json.loads(line) for line in logged]
@@ -248,19 +261,24 @@ def test_a_record_over_500000_bytes_arrives_shortened_and_marked(
     by_id = {r["id"]: r for r in listener.records}
     assert len(listener.records) == 5
     assert_each_once([r for r in listener.records if r["id"] != "big-00002"], records[:2] + records[3:])
+    assert all(a.invalid == () for a in listener.accepted)
     big = by_id["big-00002"]
     raw = next(line for line in listener.lines if b'"big-00002"' in line)
     assert len(raw) <= 500_000
     marker = big.pop("forwarder")
     assert marker["truncated"] is True
     assert marker["originalBytes"] > 600_000
-    assert marker["fields"] == ["data.response.payload.blob"]
+    assert marker["split"] == ["/data/response/payload/blob"]  # too long for one field: parts, then cut to fit
+    assert all(field.startswith("data.response.payload.blob[") for field in marker["fields"])
+    assert summary["reshaped"] == 1
     blob = big["data"]["response"]["payload"].pop("blob")
-    assert blob.startswith("x" * 1000)
-    assert blob.endswith("…[truncated]")
-    assert 490_000 < len(blob) < 500_000
+    assert all(part.startswith("x" * 1000) and len(part) <= 32_700 for part in blob)
+    cut = [f"data.response.payload.blob[{i}]" for i, part in enumerate(blob) if part.endswith("…[truncated]")]
+    assert cut == marker["fields"]
+    assert 450_000 < sum(map(len, blob)) < 500_000
     expected = shipped_form(records[2])
     del expected["data"]["response"]["payload"]["blob"]
+    del expected["forwarder"]
     assert big == expected
 
 
@@ -478,8 +496,8 @@ def test_a_truncated_gzip_delivers_the_records_before_the_damage_then_fails(
     assert f"oci://{BUCKET}@{objectstorage.namespace}/{NAME}" in answer.text
     assert "truncated" in answer.text
 
-    good = [r for r in listener.records if "forwarder" not in r]
-    fragments = [r for r in listener.records if "forwarder" in r]
+    good = [r for r in listener.records if not is_fragment(r)]
+    fragments = [r for r in listener.records if is_fragment(r)]
     assert 0 < len(good) < len(records)
     assert_each_once(good, records[: len(good)])  # exactly the records before the damage
     assert len(fragments) <= 1  # the record the damage cut in two, kept as text
@@ -562,8 +580,8 @@ def test_damage_costs_exactly_the_damaged_record(
     text = "\n".join(texts[:3]) + "\n" + broken + texts[4] + "\n" + "\n".join(texts[5:]) + "\n"
     summary = forward(function, objectstorage, f"audit/{damage}.log.gz", gz(text.encode()))
     assert (summary["records"], summary["undecodable"], summary["not_delivered"]) == (8, 1, 0), summary
-    assert_each_once([r for r in listener.records if "forwarder" not in r], records[:3] + records[4:])
-    (fragment,) = [r for r in listener.records if "forwarder" in r]
+    assert_each_once([r for r in listener.records if not is_fragment(r)], records[:3] + records[4:])
+    (fragment,) = [r for r in listener.records if is_fragment(r)]
     assert fragment["message"] == broken  # the damaged record, as its raw text
     assert fragment["forwarder"]["offset"] == text.index(broken)
 

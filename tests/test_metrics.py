@@ -39,31 +39,20 @@ from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     BUCKET,
     Function,
+    assert_delivery_lag,
     assert_each_once,
     event_for,
     gz,
     make_records,
     ndjson,
     put,
+    recent_records,
 )
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.metrics/20261101T095300Z_20261101T100000Z.0.log.gz"
 PACKAGE = Path(__file__).resolve().parents[1] / "logzio_forwarder"
 
 pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere (metrics posts included), every post signed
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def recent_records(tag: str, count: int, age: timedelta) -> list[dict[str, Any]]:
-    """Audit records whose ``time`` lies ``age`` in the past (the oldest) and later, one second apart."""
-    start = datetime.now(UTC) - age
-    records = make_records(tag, count)
-    for index, record in enumerate(records):
-        record["time"] = _iso(start + timedelta(seconds=index))
-    return records
 
 
 def totals(monitoring: MonitoringStandin) -> dict[str, float]:
@@ -116,7 +105,7 @@ def test_an_object_of_n_records_posts_signed_metrics_that_match_what_the_listene
     for point in points:
         assert point.namespace == "logzio_forwarder"
         assert point.compartment_id == principal.compartment_id
-        assert point.dimensions == {"bucket": BUCKET, "resourceId": FUNCTION_OCID}
+        assert point.dimensions == {"bucket": BUCKET, "resourceId": FUNCTION_OCID, "region": principal.region}
         assert point.metadata == {"unit": UNITS[point.name]}
         assert before - timedelta(seconds=1) <= point.timestamp <= after
 
@@ -126,10 +115,8 @@ def test_an_object_of_n_records_posts_signed_metrics_that_match_what_the_listene
     assert summary["batches"] > 1
     assert (sums["ObjectsForwarded"], sums["ObjectsFailed"], sums["RecordsNotDelivered"]) == (1, 0, 0)
     assert (sums["UndecodableFragments"], sums["RecordsShortened"], sums["ListenerRetries"]) == (0, 0, 0)
-    oldest = datetime.fromisoformat(records[0]["time"])
-    lag = sums["DeliveryLagSeconds"]
-    assert (before - oldest).total_seconds() - 0.001 <= lag <= (after - oldest).total_seconds()
-    assert lag == summary["delivery_lag_s"]
+    assert_delivery_lag(sums["DeliveryLagSeconds"], records[0], before, after)
+    assert sums["DeliveryLagSeconds"] == summary["delivery_lag_s"]
 
 
 def test_one_post_per_invocation_sums_every_object(
@@ -190,7 +177,7 @@ def test_metrics_monitoring_refuses_are_one_line_and_the_rest_are_stored(
     assert totals(monitoring)["RecordsForwarded"] == 4
     assert {"DeliveryLagSeconds", "BytesShipped"}.isdisjoint(totals(monitoring))
     [line] = metrics_lines(function)
-    assert "Monitoring refused 2 of 9 metrics: injected" in line
+    assert "Monitoring refused 2 of 10 metrics: injected" in line
 
 
 def test_records_not_delivered_are_posted_when_the_invocation_fails(
@@ -243,6 +230,7 @@ def test_an_object_already_forwarded_posts_no_records_forwarded(
         "RecordsNotDelivered": 0,
         "UndecodableFragments": 0,
         "RecordsShortened": 0,
+        "RecordsReshaped": 0,
         "ObjectsForwarded": 0,
         "ObjectsFailed": 0,
         "ListenerRetries": 0,
@@ -257,12 +245,14 @@ def test_fragments_shortened_records_and_retries_are_counted_as_the_answer_count
 ) -> None:
     records = make_records("counted", 6)
     records[3]["data"]["response"]["payload"] = {"blob": "x" * 20_000}  # over the shared function's line cap
+    records[4]["data"]["freeformTags"] = {"cost.center": "42"}  # a name Logz.io cannot index: reshaped
     listener.script(503)
     text = ndjson(records[:2]) + b"GARBAGE {not json\n" + ndjson(records[2:])
     summary = invoke_ok(function, objectstorage, NAME, gz(text))
     sums = totals(monitoring)
     assert (sums["UndecodableFragments"], sums["RecordsShortened"], sums["ListenerRetries"]) == (1, 1, 1)
     assert (summary["undecodable"], summary["shortened"], summary["retries"]) == (1, 1, 1)
+    assert sums["RecordsReshaped"] == summary["reshaped"] == 1
     assert sums["RecordsForwarded"] == 7 == len(listener.records)
 
 
@@ -297,13 +287,14 @@ def test_values_are_sums_over_the_reports_and_the_largest_lag() -> None:
         _report(acknowledged=10, bytes_acknowledged=500, retries=1, delivery_lag_s=12.5, undecodable=1),
         _report("failed", acknowledged=3, bytes_acknowledged=90, not_delivered=4, delivery_lag_s=40.0, shortened=2),
         _report("already-forwarded"),
-        _report("stopped", acknowledged=2, bytes_acknowledged=60),
+        _report("stopped", acknowledged=2, bytes_acknowledged=60, reshaped=3),
     ]
     assert invocation_values(reports) == {
         "RecordsForwarded": 15,
         "RecordsNotDelivered": 4,
         "UndecodableFragments": 1,
         "RecordsShortened": 2,
+        "RecordsReshaped": 3,
         "BytesShipped": 650,
         "ObjectsForwarded": 1,
         "ObjectsFailed": 1,

@@ -481,11 +481,64 @@ def _post(
 
 
 def test_listener_accepts_ndjson_with_200_and_an_empty_body(listener: LogzioListenerStandin) -> None:
-    answer = _post(listener, b'{"a": 1}\n{"b": 2}\n')
+    answer = _post(listener, b'{"@timestamp": "t", "a": 1}\n{"@timestamp": "t", "b": 2}\n')
     assert (answer.status_code, answer.content) == (200, b"")
-    assert listener.records == [{"a": 1}, {"b": 2}]
-    assert [a.type for a in listener.accepted] == ["oci-audit", "oci-audit"]
-    assert listener.lines == [b'{"a": 1}', b'{"b": 2}']
+    assert listener.records == [{"@timestamp": "t", "a": 1}, {"@timestamp": "t", "b": 2}]
+    assert [(a.type, a.invalid) for a in listener.accepted] == [("oci-audit", ()), ("oci-audit", ())]
+    assert listener.lines == [b'{"@timestamp": "t", "a": 1}', b'{"@timestamp": "t", "b": 2}']
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"x": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("line", "filed", "broken"),
+    [
+        pytest.param({"@timestamp": "t", "type": "com.oraclecloud.X.Y"}, "com.oraclecloud.X.Y", (), id="own-type"),
+        pytest.param({"@timestamp": "t", "eventType": "com.oraclecloud.X.Y"}, "oci-audit", (), id="no-type"),
+        pytest.param({"a": 1}, "logzio-invalid-log", ("FIELDS_MISSING",), id="no-timestamp"),
+        pytest.param(
+            {"@timestamp": "t", "tags": {"cost.center": "x"}},
+            "logzio-invalid-log",
+            ("ARRAY_INDEX_OUT_OF_BOUNDS_EXCEPTION",),
+            id="dotted-name",
+        ),
+        pytest.param(
+            {"@timestamp": "t", "v": "x" * 32_701}, "logzio-invalid-log", ("INVALID_FIELD_VALUE_LENGTH",), id="value"
+        ),
+        pytest.param({"@timestamp": "t", "v": "x" * 32_700}, "oci-audit", (), id="longest-value"),
+        pytest.param({"@timestamp": "t", "k" * 32_701: 1}, "logzio-invalid-log", ("MAX_FIELD_KEY_SIZE",), id="key"),
+        pytest.param({"@timestamp": "t", **_nested(10)}, "oci-audit", (), id="ten-levels"),
+        pytest.param({"@timestamp": "t", **_nested(11)}, "logzio-invalid-log", ("MAX_JSON_DEPTH",), id="eleven"),
+        pytest.param({"@timestamp": "t", "a": [[[[[[[[[1]]]]]]]]]}, "oci-audit", (), id="arrays-ten-levels"),
+        pytest.param(
+            {"@timestamp": "t", "a": [[[[[[[[[[1]]]]]]]]]]}, "logzio-invalid-log", ("MAX_JSON_DEPTH",), id="arrays-11"
+        ),
+        pytest.param({"@timestamp": "t", **{f"f{i}": i for i in range(999)}}, "oci-audit", (), id="1000-fields"),
+        pytest.param(
+            {"@timestamp": "t", **{f"f{i}": i for i in range(1000)}},
+            "logzio-invalid-log",
+            ("MAX_FIELDS_NUMBER",),
+            id="1001-fields",
+        ),
+        pytest.param(
+            {"@timestamp": "t", "list": [{"same": 1}, {"same": 2}]}, "oci-audit", (), id="arrays-are-transparent"
+        ),
+    ],
+)
+def test_listener_files_lines_as_logzio_does(
+    listener: LogzioListenerStandin, line: dict[str, Any], filed: str, broken: tuple[str, ...]
+) -> None:
+    """A line with its own top-level ``type`` is filed under it; a line that breaks an indexing rule is still
+    answered 200 but filed as ``logzio-invalid-log``, with the rules it broke."""
+    answer = _post(listener, json.dumps(line).encode() + b"\n")
+    assert answer.status_code == 200
+    [accepted] = listener.accepted
+    assert (accepted.type, accepted.invalid) == (filed, broken)
 
 
 def test_listener_reads_chunked_bodies(listener: LogzioListenerStandin) -> None:

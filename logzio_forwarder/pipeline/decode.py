@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import time as _time
 from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -80,23 +81,38 @@ class Record:
     """One decoded JSON object.
 
     On the hot path a record is only validated (simdjson: a full, strict parse that builds no Python objects) and
-    its ``time`` read; :attr:`value` parses it on first use, which shipping a plain record never needs.
+    its time read; :attr:`value` parses it on first use, which shipping a plain record never needs.
+
+    Two layouts are read (per record): the flat audit record, its event time at ``time``, and a Logging entry
+    ``{"datetime": <epoch ms>, "logContent": {<the record>}}``, its time at ``logContent.time``, else ``datetime``.
     """
 
-    __slots__ = ("_value", "end", "raw", "stamped", "time")
+    __slots__ = ("_value", "end", "raw", "stamped", "time", "wrapped")
 
-    def __init__(self, value: dict[str, Any] | None, raw: bytes | None, end: int, time: str | None = None) -> None:
-        """``value`` may be None only with ``raw`` given and known to hold no ``@timestamp`` key."""
+    def __init__(
+        self,
+        value: dict[str, Any] | None,
+        raw: bytes | None,
+        end: int,
+        time: str | None = None,
+        *,
+        wrapped: bool = False,
+    ) -> None:
+        """``value`` may be None only with ``raw`` given and known to hold none of :data:`SHAPED_KEYS`."""
         self._value = value
         self.raw = raw
         """The object's exact bytes when they sit on one line and parse cleanly (shippable as is)."""
         self.end = end
         """Offset in the decompressed stream just after this record: where a resumed read may start."""
         if value is None:
-            self.time, self.stamped = time, False
+            self.time, self.stamped, self.wrapped = time, False, wrapped
         else:
-            found = value.get("time")
-            self.time, self.stamped = (found if isinstance(found, str) else None), "@timestamp" in value
+            self.time, self.wrapped = layout_of(value)
+            record = value["logContent"] if self.wrapped else value
+            self.stamped = any(key in record for key in SHAPED_KEYS) or any(key in value for key in SHAPED_KEYS)
+        """``time``: the event time, ISO 8601 as the record has it (from ``datetime``: UTC, milliseconds), or None.
+        ``stamped``: the record (or its entry) holds a top-level key that shaping writes itself, so shaping must
+        look at it parsed. ``wrapped``: a Logging entry (see above)."""
 
     @property
     def value(self) -> dict[str, Any]:
@@ -772,14 +788,74 @@ class Decoder:
         return Fragment(text, offset, line, reason, offset + len(text))
 
 
+ENTRY_KEYS = frozenset({"datetime", "logContent"})
+"""A Logging entry is an object of exactly these members, ``logContent`` an object and ``datetime`` (optional) an
+integer."""
+SHAPED_KEYS = ("@timestamp", "eventType", "forwarder")
+"""Top-level names shaping writes (``eventType`` is the record's ``type``, renamed); a record that already has one
+is parsed, so that shaping can keep both."""
+_SHAPED_SET = frozenset(SHAPED_KEYS)
+
+
 def _validated(doc: Any, span: bytes, end: int) -> Record | None:
-    """A record for ``span``, which simdjson parsed into ``doc``; None when it is not an object."""
+    """A record for ``span``, which simdjson parsed into ``doc``; None when it is not an object. (``in`` and
+    ``get`` on a simdjson object raise and catch a KeyError inside for a missing key: each costs a few microseconds
+    then, so the layout is told by its size first, and the names shaping writes are found in one walk.)"""
     if not isinstance(doc, _SimdObject):
         return None
-    if "@timestamp" in doc.keys():  # noqa: SIM118  `in doc` throws a C++ exception per absent key. Rare: parse fully
-        return Record(orjson.loads(span), span, end)  # exact: simdjson refuses integers beyond 64 bits
-    time = doc.get("time")
-    return Record(None, span, end, time if type(time) is str else None)
+    if len(doc) <= len(ENTRY_KEYS) and "logContent" in doc:
+        time, wrapped = _entry_time(doc)
+    else:
+        time, wrapped = doc.get("time"), False
+        if type(time) is not str:
+            time = None
+    if _shaped(doc) or (wrapped and _shaped(doc["logContent"])):
+        return Record(orjson.loads(span), span, end)  # rare: shaping must see them parsed; exact (simdjson refuses
+        # integers beyond 64 bits)
+    return Record(None, span, end, time, wrapped=wrapped)
+
+
+def _shaped(doc: Any) -> bool:
+    """Whether a simdjson object has one of :data:`SHAPED_KEYS`."""
+    return not _SHAPED_SET.isdisjoint(doc)
+
+
+def _entry_time(doc: Any) -> tuple[str | None, bool]:
+    """(time, is a Logging entry) of a simdjson object of at most two members, one of them ``logContent``."""
+    entry = doc["logContent"]
+    stamp = doc.get("datetime") if len(doc) == 2 else None
+    if not isinstance(entry, _SimdObject) or (len(doc) == 2 and type(stamp) is not int):
+        time = doc.get("time")
+        return (time if type(time) is str else None), False
+    inner = entry.get("time")
+    return (inner if type(inner) is str else _from_epoch_ms(stamp)), True
+
+
+def layout_of(value: dict[str, Any]) -> tuple[str | None, bool]:
+    """(the event time, whether ``value`` is a Logging entry) of a parsed record: see :class:`Record`."""
+    time = value.get("time")
+    if isinstance(time, str):
+        return time, False
+    entry = value.get("logContent")
+    stamp = value.get("datetime")
+    if time is not None or not isinstance(entry, dict) or not value.keys() <= ENTRY_KEYS:
+        return None, False
+    if "datetime" in value and type(stamp) is not int:
+        return None, False
+    inner = entry.get("time")
+    return (inner if isinstance(inner, str) else _from_epoch_ms(stamp)), True
+
+
+def _from_epoch_ms(value: Any) -> str | None:
+    """A Logging entry's ``datetime`` (integer epoch milliseconds) as ISO 8601 in the audit records' own format
+    (``2026-11-01T09:55:01.800Z``), so times of both layouts compare as strings; None if it is not one."""
+    if type(value) is not int:
+        return None
+    seconds, millis = divmod(value, 1000)
+    try:
+        return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds)) + f".{millis:03d}Z"
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def decode(chunks: Iterable[bytes], skip: int = 0) -> Iterator[Item]:
