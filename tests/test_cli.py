@@ -423,7 +423,7 @@ def test_replay_on_a_terminal_draws_the_bar_on_stderr_moving_within_an_object_an
     assert frames[-1][0] == frames[-1][1], "the last frame shows every byte"
     assert frames[-1][2] == 2
     assert shown.endswith(b"\r\n"), "the bar's line is ended, so the shell prompt starts on a line of its own"
-    assert_each_once(listener.records, [r for records in sources for r in records])
+    assert_each_once(listener.records, [r for records in sources for r in records], region=None)
 
 
 def test_replay_on_a_terminal_never_splits_a_json_line_with_the_bar(
@@ -521,7 +521,7 @@ def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_in
             assert "nothing to forward" in again.stderr
 
             heard = [output.next() for _ in range(3)]
-            assert heard == ["listener: HTTP 200, 12 lines accepted, type http-bulk"] * 3
+            assert heard == ["listener: HTTP 200, 12 lines accepted, type oci-audit"] * 3
         finally:
             proc.send_signal(signal.SIGINT)
         assert output.rest()[-1] == "The listener accepted 36 records in 3 requests."
