@@ -26,7 +26,7 @@ help:
 	@echo "make configure fn config function \$$APP \$$FN <key> <value> for every key set in the environment"
 	@echo "make replay    fn invoke \$$APP \$$FN with a replay payload (PREFIX=audit/)"
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.screen
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -34,6 +34,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# The shape stage's byte screen in C (native/screen.c), compiled beside indexable.py as the image's build stage
+# compiles it. Without a C compiler and the Python headers everything still works, on the slower screen in Python.
+$(VENV)/.screen: native/screen.c deploy/image_tree.py $(VENV)/.installed
+	$(PY) deploy/image_tree.py native logzio_forwarder/pipeline || \
+		echo "note: the byte screen was not compiled (no C compiler or Python headers?); shaping uses its Python screen"
 	touch $@
 
 test: venv
@@ -147,4 +154,4 @@ replay:
 	$(PYTHON) deploy/fnctl.py replay --app $(APP) --fn $(FN) $(if $(OBJECTS),--objects $(OBJECTS),--prefix '$(PREFIX)')
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) $(LOCK_VENV) $(IMAGE) .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip
+	rm -rf $(VENV) $(IAC_VENV) $(LOCK_VENV) $(IMAGE) logzio_forwarder/pipeline/_screen.*.so .pytest_cache .mypy_cache .ruff_cache bench/out deploy/stack.zip

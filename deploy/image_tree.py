@@ -19,6 +19,10 @@ tests run is the tree that ships:
   ``deploy/image/import-trace.txt``: the evidence the rules are held to (``tests/test_image.py``). Prints the rules
   the trace implies, to compare with ``keep.txt``.
 * ``size DIR``: the size of a tree, as ``build`` reports it.
+* ``native DIR``: compile the shape stage's byte screen (``native/screen.c``) into ``DIR/_screen<suffix>`` with
+  the running interpreter's compiler and flags (``sysconfig``); the image's build stage puts it beside
+  ``indexable.py`` in ``/function``, ``make venv`` in the working copy. Without it the package uses the same screen
+  written in Python, which is slower.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import operator
 import os
 import posixpath
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +52,9 @@ RULES = ROOT / "deploy" / "image" / "keep.txt"
 TRACE = ROOT / "deploy" / "image" / "import-trace.txt"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+SCREEN_SOURCE = ROOT / "native" / "screen.c"
+SCREEN_PACKAGE = "logzio_forwarder/pipeline"
+"""Where the compiled screen goes in the image's ``/function`` (and in the working copy)."""
 SECTIONS = ("distributions", "oci-services", "scripts", "remove-modules", "unreached-imports")
 
 
@@ -423,6 +432,32 @@ def build(target: Path, lock: Path = LOCK, rules_path: Path = RULES, *, full: bo
     return size
 
 
+def native(directory: Path, source: Path = SCREEN_SOURCE) -> Path:
+    """Compile the byte screen into ``directory`` as the extension module ``_screen`` of this interpreter, with the
+    compiler and flags Python itself was built with (what setuptools would use, without needing setuptools)."""
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    linker = shlex.split(sysconfig.get_config_var("LDSHARED") or "cc -shared")
+    target = directory / f"_screen{suffix}"
+    directory.mkdir(parents=True, exist_ok=True)
+    command = [
+        *linker,
+        *shlex.split(sysconfig.get_config_var("CCSHARED") or "-fPIC"),
+        "-O2",
+        f"-I{sysconfig.get_paths()['include']}",
+        str(source),
+        "-o",
+        str(target),
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ImageTreeError(f"cannot run the C compiler {linker[0]!r} ({exc.strerror or exc})") from None
+    if done.returncode != 0:
+        raise ImageTreeError(f"compiling {source.name} failed:\n{done.stderr.strip()}")
+    print(f"compiled {source.relative_to(ROOT) if source.is_relative_to(ROOT) else source} -> {target}")
+    return target
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The image's /function: the Dockerfile's copies from the build context, with .dockerignore as Docker reads it
 # ---------------------------------------------------------------------------------------------------------------------
@@ -562,13 +597,15 @@ def function_files(root: Path = ROOT) -> dict[str, str]:
 
 def stage(destination: Path, root: Path = ROOT) -> list[str]:
     """Lay out the image's ``/function`` (and anything else the final stage copies) under ``destination``, which
-    stands for the image's ``/``; return the image paths."""
+    stands for the image's ``/``; return the image paths. The compiled screen, which the final stage copies from
+    the build stage, is compiled here as the build stage compiles it."""
     placed = function_files(root)
     for image_path, source in placed.items():
         target = destination / image_path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / source, target)
-    return sorted(placed)
+    screen = native(destination / "function" / SCREEN_PACKAGE)
+    return sorted([*placed, "/" + screen.relative_to(destination).as_posix()])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -658,6 +695,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stage_cmd.add_argument("dir", type=Path)
     size_cmd = commands.add_parser("size", help="the size of a tree")
     size_cmd.add_argument("dir", type=Path)
+    native_cmd = commands.add_parser("native", help="compile the byte screen (native/screen.c) into DIR")
+    native_cmd.add_argument("dir", type=Path)
     commands.add_parser("trace", help=f"regenerate {TRACE.relative_to(ROOT)} from the suite and the demo")
     args = parser.parse_args(argv)
     try:
@@ -668,6 +707,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"staged {len(paths)} files under {args.dir}")
         elif args.command == "size":
             print(f"{tree_size(args.dir) / 1e6:.1f} MB")
+        elif args.command == "native":
+            native(args.dir)
         else:
             trace()
     except ImageTreeError as err:

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,14 @@ from image_tree import (
     read_dockerignore,
 )
 
-BUILD_INPUTS = {"Dockerfile", ".dockerignore", "requirements.lock", "deploy/image_tree.py", "deploy/image/keep.txt"}
+BUILD_INPUTS = {
+    "Dockerfile",
+    ".dockerignore",
+    "requirements.lock",
+    "deploy/image_tree.py",
+    "deploy/image/keep.txt",
+    "native/screen.c",
+}
 CLUTTER = [
     ".coverage",
     ".coverage.host.1234.XyZ",
@@ -109,7 +117,8 @@ def test_the_image_of_this_working_copy_holds_only_the_functions_code() -> None:
 def test_staging_lays_out_the_images_function_directory(tmp_path: Path) -> None:
     image_tree.stage(tmp_path)
     staged = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    assert staged == {image_path.lstrip("/") for image_path in function_files(REPO_ROOT)}
+    screen = f"function/logzio_forwarder/pipeline/_screen{sysconfig.get_config_var('EXT_SUFFIX')}"
+    assert staged == {image_path.lstrip("/") for image_path in function_files(REPO_ROOT)} | {screen}
     assert (tmp_path / "function" / "func.py").read_bytes() == (REPO_ROOT / "func.py").read_bytes()
 
 

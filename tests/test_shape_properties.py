@@ -5,7 +5,8 @@
 * every value of the original is recoverable from the line: undoing what its ``forwarder`` object lists (parts
   joined, JSON text parsed, names renamed back, ``eventType`` back to ``type``) gives the record back exactly;
 * a record that breaks no rule comes out unchanged apart from ``@timestamp`` and the ``type`` move;
-* the raw-bytes screen (``indexable.clean``) never calls a line clean that breaks a rule.
+* the raw-bytes screen (``indexable.screen``, compiled from ``native/screen.c``, and its Python twin) never calls a
+  line clean that breaks a rule, and the compiled one agrees with the Python one wherever that rules a break out.
 
 The records come with dots, colons, quotes, backslashes and brackets in names and strings, and now and then a
 subtree too deep, too wide or too long, in the layouts the decoder meets (one line, spaced, pretty-printed, inside a
@@ -18,14 +19,19 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shlex
+import shutil
+import sysconfig
+from pathlib import Path
 from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from logzio_forwarder.pipeline import indexable
 from logzio_forwarder.pipeline.decode import Record, decode
-from logzio_forwarder.pipeline.indexable import MAX_FIELDS, breaks, clean
+from logzio_forwarder.pipeline.indexable import MAX_FIELDS, breaks, clean, python_screen
 from logzio_forwarder.pipeline.shape import MARKER, Shaping, shape
 
 settings.register_profile(
@@ -240,8 +246,31 @@ def test_the_byte_screen_never_calls_a_breaking_line_clean(
     record: dict[str, Any], separators: tuple[str, str], ascii_only: bool
 ) -> None:
     raw = json.dumps(record, separators=separators, ensure_ascii=ascii_only).encode()
-    if clean(raw):
-        assert breaks({"@timestamp": "t", **record, MARKER: {"region": "r"}}) == []
+    added = {MARKER: {"region": "r", "datetime": 1}}  # what shaping adds at most (a Logging entry's inner record)
+    for verdict in (indexable.screen(raw), python_screen(raw)):
+        if verdict >= 0:
+            assert breaks({"@timestamp": "t", **record, **added}) == []
+
+
+@PROFILE
+@given(RECORDS, st.sampled_from([(",", ":"), (", ", ": ")]), st.booleans())
+def test_the_compiled_screen_agrees_with_the_python_one(
+    record: dict[str, Any], separators: tuple[str, str], ascii_only: bool
+) -> None:
+    """Where the Python screen rules a break out, the compiled one does too and finds the same ``type`` member; it
+    may rule out more (it counts member names exactly, where the Python one counts conservatively)."""
+    raw = json.dumps(record, separators=separators, ensure_ascii=ascii_only).encode()
+    if python_screen(raw) >= 0:
+        assert indexable.screen(raw) == python_screen(raw)
+
+
+def test_the_compiled_screen_is_in_use_where_it_can_be_built() -> None:
+    """`make venv` compiles native/screen.c, as the image's build stage does: where a C compiler and the Python
+    headers are at hand (CI, the image build), the hot path must not run the Python screen by accident."""
+    compiler = shlex.split(sysconfig.get_config_var("LDSHARED") or "cc")[0]
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").exists()
+    can_build = shutil.which(compiler) is not None and headers
+    assert can_build == indexable.COMPILED, "`python deploy/image_tree.py native logzio_forwarder/pipeline` builds it"
 
 
 def test_the_screen_finds_audit_records_clean() -> None:

@@ -87,7 +87,7 @@ class Record:
     ``{"datetime": <epoch ms>, "logContent": {<the record>}}``, its time at ``logContent.time``, else ``datetime``.
     """
 
-    __slots__ = ("_value", "end", "raw", "stamped", "time", "wrapped")
+    __slots__ = ("_value", "end", "raw", "time", "wrapped")
 
     def __init__(
         self,
@@ -95,24 +95,20 @@ class Record:
         raw: bytes | None,
         end: int,
         time: str | None = None,
-        *,
         wrapped: bool = False,
     ) -> None:
-        """``value`` may be None only with ``raw`` given and known to hold none of :data:`SHAPED_KEYS`."""
+        """``value`` may be None only with ``raw`` given (then ``time`` and ``wrapped`` are given too)."""
         self._value = value
         self.raw = raw
         """The object's exact bytes when they sit on one line and parse cleanly (shippable as is)."""
         self.end = end
         """Offset in the decompressed stream just after this record: where a resumed read may start."""
         if value is None:
-            self.time, self.stamped, self.wrapped = time, False, wrapped
+            self.time, self.wrapped = time, wrapped
         else:
             self.time, self.wrapped = layout_of(value)
-            record = value["logContent"] if self.wrapped else value
-            self.stamped = any(key in record for key in SHAPED_KEYS) or any(key in value for key in SHAPED_KEYS)
         """``time``: the event time, ISO 8601 as the record has it (from ``datetime``: UTC, milliseconds), or None.
-        ``stamped``: the record (or its entry) holds a top-level key that shaping writes itself, so shaping must
-        look at it parsed. ``wrapped``: a Logging entry (see above)."""
+        ``wrapped``: a Logging entry (see above)."""
 
     @property
     def value(self) -> dict[str, Any]:
@@ -688,7 +684,7 @@ class Decoder:
     def _record_at(self, buf: bytes, start: int, end: int) -> Record | None:
         """``buf[start:end]`` as a record, by simdjson on one line, else parsed (exact big integers, many lines)."""
         span = buf[start:end]
-        one_line = b"\n" not in span
+        one_line = span.find(b"\n") < 0
         if one_line:
             record = self._one_object(buf, start, end)
             if record is not None:
@@ -791,33 +787,21 @@ class Decoder:
 ENTRY_KEYS = frozenset({"datetime", "logContent"})
 """A Logging entry is an object of exactly these members, ``logContent`` an object and ``datetime`` (optional) an
 integer."""
-SHAPED_KEYS = ("@timestamp", "eventType", "forwarder")
-"""Top-level names shaping writes (``eventType`` is the record's ``type``, renamed); a record that already has one
-is parsed, so that shaping can keep both."""
-_SHAPED_SET = frozenset(SHAPED_KEYS)
 
 
 def _validated(doc: Any, span: bytes, end: int) -> Record | None:
     """A record for ``span``, which simdjson parsed into ``doc``; None when it is not an object. (``in`` and
     ``get`` on a simdjson object raise and catch a KeyError inside for a missing key: each costs a few microseconds
-    then, so the layout is told by its size first, and the names shaping writes are found in one walk.)"""
+    then, so the layout is told by its size first.)"""
     if not isinstance(doc, _SimdObject):
         return None
-    if len(doc) <= len(ENTRY_KEYS) and "logContent" in doc:
+    if len(doc) <= 2 and "logContent" in doc:
         time, wrapped = _entry_time(doc)
     else:
         time, wrapped = doc.get("time"), False
         if type(time) is not str:
             time = None
-    if _shaped(doc) or (wrapped and _shaped(doc["logContent"])):
-        return Record(orjson.loads(span), span, end)  # rare: shaping must see them parsed; exact (simdjson refuses
-        # integers beyond 64 bits)
-    return Record(None, span, end, time, wrapped=wrapped)
-
-
-def _shaped(doc: Any) -> bool:
-    """Whether a simdjson object has one of :data:`SHAPED_KEYS`."""
-    return not _SHAPED_SET.isdisjoint(doc)
+    return Record(None, span, end, time, wrapped)
 
 
 def _entry_time(doc: Any) -> tuple[str | None, bool]:

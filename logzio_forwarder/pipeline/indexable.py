@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +50,9 @@ LISTED = 20
 POINTER_CHARS = 1_000
 """A listed path longer than this is cut (it names a field whose own name is enormous)."""
 SPLIT_CHARS = MAX_FIELD_CHARS
-FEW_FIELDS_BYTES = 5 * (MAX_FIELDS - 3) + 1
-"""A line of at most this many bytes cannot hold more than ``MAX_FIELDS - 3`` fields (each takes at least 5 bytes:
-``"":0`` and a separator), which leaves room for ``@timestamp``, ``forwarder`` and ``forwarder.region``."""
+ADDED_FIELDS = 4
+"""Fields shaping adds to a record it splices: ``@timestamp``, ``forwarder``, ``forwarder.region`` and, for a
+Logging entry's inner record, ``forwarder.datetime``."""
 
 IDENTIFYING = (
     ("id",),
@@ -66,31 +66,98 @@ IDENTIFYING = (
 )
 """Where an audit record keeps what identifies it (``eventType`` is its ``type``, renamed): never moved."""
 
+
+def _compiled() -> Callable[[bytes, int], int] | None:
+    """The screen compiled from ``native/screen.c`` (``deploy/image_tree.py native`` builds it), if it was built."""
+    try:
+        from ._screen import scan
+    except ImportError:  # not built here (no C compiler): python_screen decides
+        return None
+    return scan
+
+
+_native_scan = _compiled()
+COMPILED = _native_scan is not None
+"""Whether the hot path's screen is the compiled one (``make bench`` and the tests say so)."""
+
 _STRUCTURE = b'{}[]".:'
 _SKELETON = bytes(b for b in range(256) if b not in _STRUCTURE)
 _LEVELS = bytes.maketrans(b"[]", b"{}")
 _DOTTED_KEY = re.compile(rb'\.[^"]*":')
 
 
+SHAPED_NAMES = ("@timestamp", "eventType", "forwarder")
+"""Top-level names shaping writes itself (``eventType`` is the record's ``type``, renamed)."""
+MAX_KEYS = MAX_FIELDS - ADDED_FIELDS
+"""The most member names a record shaping splices may hold (a bound on the fields Logz.io counts)."""
+SHAPED = -2
+""":func:`screen`: the record has a top-level name shaping writes (or an escaped top-level name): parse it."""
+BREAKS = -1
+""":func:`screen`: the record may break one of the rules: parse it."""
+
+
+def screen(raw: bytes, max_keys: int = MAX_KEYS) -> int:
+    """What the hot path needs to know of a record's single-line JSON ``raw`` (valid, one object), decided on the
+    bytes without parsing: :data:`SHAPED` when it has a top-level member shaping writes itself (it is parsed, so
+    both are kept); :data:`BREAKS` when it may break a rule once shaping adds its fields (:data:`ADDED_FIELDS`);
+    otherwise where its ``type`` member starts when that is its last member, a plain string (``raw[n:]`` is
+    ``,"type":"…"}``: what shaping renames in place), or 0.
+
+    The screen compiled from ``native/screen.c`` decides it in one pass that skips string contents sixteen bytes at
+    a time and allocates nothing; where it was not built (no C compiler), :func:`python_screen` decides, more
+    cautiously.
+    """
+    if _native_scan is not None:
+        return _native_scan(raw, max_keys)
+    return python_screen(raw, max_keys)
+
+
 def clean(raw: bytes) -> bool:
-    """Whether a record's single-line JSON ``raw`` (valid, one object) certainly breaks no rule once shaping adds
-    ``@timestamp`` and ``forwarder.region``: decided on the bytes, without parsing. False means "cannot rule a break
-    out", and the caller parses.
+    """Whether a record's single-line JSON certainly breaks no rule and names nothing shaping writes."""
+    return screen(raw) >= 0
+
+
+def python_screen(raw: bytes, max_keys: int = MAX_KEYS) -> int:
+    """:func:`screen` in Python, and the reference the compiled screen is tested against. It looks for the names
+    shaping writes anywhere in the line, not only at its top, and takes any unicode escape for one."""
+    names = (b'"@timestamp"', b'"eventType"', b'"forwarder"', b"\\u")
+    if any(raw.find(name) >= 0 for name in names):
+        return SHAPED
+    if not python_clean(raw, max_keys):
+        return BREAKS
+    return type_member(raw)
+
+
+def type_member(raw: bytes) -> int:
+    """Where ``,"type":"…"}`` starts when the object's last member is ``type`` with a plain string value (no quote
+    or backslash inside), else 0. Then it is the top-level ``type``: the final ``}`` closes the object, and the
+    string and key before it can be read backwards unambiguously. Audit records end so (their keys are sorted)."""
+    if not raw.endswith(b'"}'):
+        return 0
+    cut = raw.rfind(b',"type":"')
+    if cut < 0 or raw.find(b'"', cut + 9, len(raw) - 2) >= 0 or raw.find(b"\\", cut + 9, len(raw) - 2) >= 0:
+        return 0
+    return cut
+
+
+def python_clean(raw: bytes, max_keys: int = MAX_KEYS) -> bool:
+    """Whether ``raw`` certainly breaks no rule, decided in Python.
 
     One pass keeps only the structural characters and the ones the rules care about (``{}[]".:``, escapes removed
     first). On that skeleton a string is a key exactly when ``:`` follows its closing quote, so a ``.`` in a key
     shows as a ``.`` followed by ``":`` with no quote between; and once the strings that hold brackets are dropped,
-    removing innermost ``{}`` pairs takes as many rounds as the object has levels. A line under
-    :data:`FEW_FIELDS_BYTES` cannot hold too many fields, and one under :data:`MAX_FIELD_CHARS` bytes no value or
-    name too long.
+    removing innermost ``{}`` pairs takes as many rounds as the object has levels. A line of at most
+    ``5 * max_keys + 1`` bytes cannot hold more than ``max_keys`` names (each takes at least 5: ``"":0`` and a
+    separator), and one under :data:`MAX_FIELD_CHARS` bytes no value or name too long.
     """
     size = len(raw)
     if size > MAX_FIELD_CHARS:
         return False
-    if b"\\" in raw:  # escapes: drop them, so that every quote left delimits a string
+    if raw.find(b"\\") >= 0:  # escapes: drop them, so that every quote left delimits a string (find, not
+        # `in`: bytes.__contains__ first tries the argument as an integer and raises and clears a TypeError)
         raw = _unescaped(raw)
     skeleton = raw.translate(None, _SKELETON)
-    return _clean_skeleton(skeleton, size > FEW_FIELDS_BYTES)
+    return _clean_skeleton(skeleton, max_keys if size > 5 * max_keys + 1 else None)  # None: cannot be too many
 
 
 def _unescaped(raw: bytes) -> bytes:
@@ -106,10 +173,10 @@ def _unescaped(raw: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def _clean_skeleton(skeleton: bytes, many_bytes: bool) -> bool:
+def _clean_skeleton(skeleton: bytes, max_keys: int | None) -> bool:
     """The verdict on a skeleton: remembered, because records of one kind of event share theirs (the benchmark's
     objects: 2,400 skeletons among 16,000 records)."""
-    if many_bytes and skeleton.count(b'":') > MAX_FIELDS - 3:
+    if max_keys is not None and skeleton.count(b'":') > max_keys:
         return False
     if _DOTTED_KEY.search(skeleton):  # a '.' before '":' with no quote between: inside a key (or a false alarm)
         return False

@@ -32,15 +32,25 @@ from typing import Any
 import orjson
 
 from .decode import Fragment, Item, Record, parse_object
-from .indexable import POINTER_CHARS, SPLIT_CHARS, Notes, Reshaper, Unfit, clean, compact, parts, pointer
+from .indexable import (
+    BREAKS,
+    POINTER_CHARS,
+    SHAPED,
+    SPLIT_CHARS,
+    Notes,
+    Reshaper,
+    Unfit,
+    compact,
+    parts,
+    pointer,
+    screen,
+)
 
 MARKER = "forwarder"
 """Top-level field this tool adds for what it did to a line (no dots: Logz.io indexes dotted names badly)."""
 TYPE_FIELD = "eventType"
 """Where a shipped record keeps its own ``type`` (the CloudEvents 0.1 name for it)."""
 _ELLIPSIS = "…[truncated]"
-_TYPE_TAIL = 512
-"""How far from the end of a line the hot path looks for its ``type`` (further: the record is parsed)."""
 _ENTRY_HEAD = re.compile(rb'\{"datetime":(-?[0-9]+),"logContent":\{')
 
 
@@ -127,9 +137,9 @@ def _record_line(record: Record, shaping: Shaping) -> tuple[bytes, bool]:
     """The line and whether the rules made it differ from the record (beyond ``@timestamp``, ``eventType`` and
     ``forwarder.region``/``datetime``)."""
     raw, time = record.raw, record.time
-    if raw is None and time is not None and not record.stamped:
-        raw = _dumps(record.value)  # a multi-line record: its compact bytes are what the line is made of
-    if raw is not None and time is not None and not record.stamped:
+    if time is not None:
+        if raw is None:
+            raw = _dumps(record.value)  # a multi-line record: its compact bytes are what the line is made of
         if not record.wrapped:
             line = _spliced(raw, time, shaping, shaping.tail, rename=True)
             if line is not None:
@@ -150,33 +160,18 @@ def _record_line(record: Record, shaping: Shaping) -> tuple[bytes, bool]:
 
 def _spliced(raw: bytes, time: str, shaping: Shaping, tail: bytes, *, rename: bool) -> bytes | None:
     """``raw`` with ``@timestamp`` spliced in front and ``tail`` at the end (and, reshaping, ``type`` renamed); None
-    when the bytes cannot decide (the caller parses)."""
+    when the bytes cannot decide (the caller parses): a name shaping writes is there already, or (reshaping) a rule
+    may be broken or the ``type`` is not where it can be renamed in place."""
     if len(raw) <= 2:  # {}
         return None
+    cut = screen(raw)
+    if cut == SHAPED or (shaping.reshape and (cut == BREAKS or (rename and cut == 0))):
+        return None
+    body = memoryview(raw)  # joined without copying the slices first
     head = b'{"@timestamp":' + orjson.dumps(time) + b","
-    if not shaping.reshape:
-        return head + raw[1:-1] + tail
-    if not clean(raw):
-        return None
-    if not rename:
-        return head + raw[1:-1] + tail
-    cut = _type_member(raw)
-    if cut < 0:
-        return None
-    return b"".join((head, raw[1:cut], b',"eventType":', raw[cut + 8 : -1], tail))
-
-
-def _type_member(raw: bytes) -> int:
-    """Where ``,"type":"…"}`` starts when the object's last member is ``type`` with a plain string value (no quote
-    or backslash inside), else -1. Then it is the top-level ``type``: the final ``}`` closes the object, and the
-    string and key before it can be read backwards unambiguously. Audit records end so (their keys are sorted)."""
-    if not raw.endswith(b'"}'):
-        return -1
-    cut = raw.rfind(b',"type":"', max(0, len(raw) - _TYPE_TAIL))
-    if cut < 0:
-        return -1
-    value = raw[cut + 9 : -2]
-    return -1 if b'"' in value or b"\\" in value else cut
+    if not shaping.reshape or not rename:
+        return b"".join((head, body[1:-1], tail))
+    return b"".join((head, body[1:cut], b',"eventType":', body[cut + 8 : -1], tail))
 
 
 # ----- parsed records ---------------------------------------------------------------------------------------------
@@ -184,7 +179,7 @@ def _type_member(raw: bytes) -> int:
 
 def _parsed_line(record: Record, shaping: Shaping) -> tuple[bytes, bool]:
     raw = record.raw
-    if not shaping.reshape and record.time is None and raw is not None and len(raw) > 2 and not record.stamped:
+    if not shaping.reshape and record.time is None and raw is not None and len(raw) > 2 and screen(raw) != SHAPED:
         return raw[:-1] + shaping.tail, False  # nothing to stamp: as decoded (and the region)
     value = record.value
     marker: dict[str, Any] = {} if shaping.region is None else {"region": shaping.region}
@@ -199,7 +194,7 @@ def _parsed_line(record: Record, shaping: Shaping) -> tuple[bytes, bool]:
     if not shaping.reshape:
         return _dumps(_as_before(value, record.time, marker)), False
     line, reshaped = _reshaped(value, record.time, marker, root)
-    if not reshaped and record.raw is not None and not record.stamped and not (record.wrapped and shaping.unwrap):
+    if not reshaped and record.raw is not None and not (record.wrapped and shaping.unwrap):
         spliced = _unchanged(record.raw, value, line["@timestamp"], shaping)
         if spliced is not None:
             return spliced, False
@@ -272,14 +267,12 @@ def _as_text(value: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _unchanged(raw: bytes, value: dict[str, Any], stamp: str, shaping: Shaping) -> bytes | None:
     """A record the rules left as it was, spliced from its bytes like the hot path does (so the line is the same
     whichever path found it clean); None when its ``type`` is not its plain last member."""
-    if len(raw) <= 2:
+    cut = screen(raw) if len(raw) > 2 else SHAPED
+    if cut < 0 or ("type" in value and cut == 0):
         return None
     head = b'{"@timestamp":' + orjson.dumps(stamp) + b","
     if "type" not in value:
         return head + raw[1:-1] + shaping.tail
-    cut = _type_member(raw)
-    if cut < 0:
-        return None
     return b"".join((head, raw[1:cut], b',"eventType":', raw[cut + 8 : -1], shaping.tail))
 
 

@@ -1,0 +1,3 @@
+"""The hot path's byte screen compiled from ``native/screen.c`` (see ``indexable.screen``)."""
+
+def scan(raw: bytes, max_keys: int, /) -> int: ...
