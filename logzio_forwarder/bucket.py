@@ -101,8 +101,9 @@ def resource_principal_client(endpoint: str | None) -> Any:
     return oci.object_storage.ObjectStorageClient(config={}, **kwargs)
 
 
-def config_file_client(config_file: str | None, profile: str | None, endpoint: str | None) -> Any:
-    """An ObjectStorageClient with API-key auth from an OCI CLI config file (for the command line)."""
+def config_file_client(config_file: str | None, profile: str | None, endpoint: str | None) -> tuple[Any, str | None]:
+    """An ObjectStorageClient with API-key auth from an OCI CLI config file (for the command line), and the region
+    the profile names (the bucket's: the lines a replay ships carry it as the function's do)."""
     import oci.config
     import oci.object_storage
 
@@ -114,7 +115,8 @@ def config_file_client(config_file: str | None, profile: str | None, endpoint: s
     kwargs: dict[str, Any] = _client_options()
     if endpoint:
         kwargs["service_endpoint"] = endpoint
-    return oci.object_storage.ObjectStorageClient(config, **kwargs)
+    region = config.get("region")
+    return oci.object_storage.ObjectStorageClient(config, **kwargs), str(region) if region else None
 
 
 def _client_options() -> dict[str, Any]:

@@ -9,6 +9,7 @@ lines (each retry, each resumed download) only with ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -305,9 +306,10 @@ def _replay(args: argparse.Namespace, terminal: Terminal) -> int:
     settings = _settings(args, args.bucket, need_token=not args.dry_run)
     deadline = Deadline.after(args.deadline) if args.deadline else Deadline.none()
     try:
-        client = config_file_client(args.config_file, args.profile, settings.objectstorage_endpoint)
+        client, region = config_file_client(args.config_file, args.profile, settings.objectstorage_endpoint)
     except SourceError as exc:
         raise ForwarderError(f"--config-file / --profile: {exc}") from None
+    settings = dataclasses.replace(settings, region=region)  # as the bucket's region's function would ship them
     bucket = OciBucket(client, args.namespace, args.bucket, deadline)
     state = BucketState(bucket, settings.state_prefix)
     try:

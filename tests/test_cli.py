@@ -423,7 +423,7 @@ def test_replay_on_a_terminal_draws_the_bar_on_stderr_moving_within_an_object_an
     assert frames[-1][0] == frames[-1][1], "the last frame shows every byte"
     assert frames[-1][2] == 2
     assert shown.endswith(b"\r\n"), "the bar's line is ended, so the shell prompt starts on a line of its own"
-    assert_each_once(listener.records, [r for records in sources for r in records], region=None)
+    assert_each_once(listener.records, [r for records in sources for r in records])  # the profile's region
 
 
 def test_replay_on_a_terminal_never_splits_a_json_line_with_the_bar(
