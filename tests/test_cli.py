@@ -12,7 +12,6 @@ import re
 import select
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,11 +24,13 @@ import pytest
 from logzio_forwarder.config import KEYS
 from logzio_forwarder.pipeline.source import CHUNK
 from standins.__main__ import READY
+from standins.childenv import fresh_env
 from standins.commandline import api_key_config, replay_flags
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
 from tests.conftest import TEST_TOKEN
 from tests.integration_support import BUCKET, assert_each_once, make_records, ndjson, put, run_cli
+from tests.support import closed_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -219,20 +220,12 @@ def test_convert_damage_costs_exactly_the_damaged_record(tmp_path: Path, damage:
 # ----- one line that names what the user controls -----------------------------------------------------------------
 
 
-def _closed_port() -> socket.socket:
-    """A loopback port that refuses connections: bound, never listening (the kernel answers a connect with RST)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 def test_ship_to_a_closed_port_ends_at_its_deadline_with_one_line_saying_what_was_tried_and_why(
     tmp_path: Path,
 ) -> None:
     src = tmp_path / "o.log"
     src.write_bytes(connector_text(RECORDS))
-    with _closed_port() as closed:
-        port = closed.getsockname()[1]
+    with closed_port() as port:
         result = run("ship", str(src), "--url", f"https://127.0.0.1:{port}", "--deadline", "2", token=TEST_TOKEN)
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
@@ -249,8 +242,8 @@ def test_ship_to_a_closed_port_ends_at_its_deadline_with_one_line_saying_what_wa
 def test_ship_shows_each_attempt_only_when_verbose(tmp_path: Path) -> None:
     src = tmp_path / "o.log"
     src.write_bytes(connector_text(RECORDS))
-    with _closed_port() as closed:
-        url = f"https://127.0.0.1:{closed.getsockname()[1]}"
+    with closed_port() as port:
+        url = f"https://127.0.0.1:{port}"
         result = run("ship", str(src), "--url", url, "--deadline", "5", "--verbose", token=TEST_TOKEN)
     assert result.returncode == 1
     *attempts, last = result.stderr.decode().splitlines()
@@ -355,13 +348,12 @@ def _on_a_terminal(argv: list[str], *, stdout_too: bool) -> tuple[int, bytes, by
     """Run ``argv`` with stderr (and stdout, if ``stdout_too``) on a pseudo-terminal, as in an interactive shell;
     returns the exit code, what the terminal received and what stdout's pipe received."""
     controller, terminal = pty.openpty()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=terminal if stdout_too else subprocess.PIPE,
         stderr=terminal,
-        env={**env, "LOGZIO_TOKEN": TEST_TOKEN},
+        env=fresh_env(PYTHONPATH=str(REPO), LOGZIO_TOKEN=TEST_TOKEN),
         cwd=REPO,
     ) as proc:
         os.close(terminal)
@@ -484,7 +476,7 @@ class _Lines:
 def _as_printed(command: str) -> subprocess.CompletedProcess[str]:
     """Run a printed ``VAR=value program args`` line as a shell would, from the repository."""
     argv = shlex.split(command)
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    env = fresh_env()
     while "=" in argv[0]:
         name, _, value = argv.pop(0).partition("=")
         env[name] = value
@@ -492,14 +484,13 @@ def _as_printed(command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_ins() -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
     with subprocess.Popen(
         [sys.executable, "-m", "standins"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=REPO,
-        env=env,
+        env=fresh_env(),
     ) as proc:
         assert proc.stdout is not None
         output = _Lines(proc.stdout)
@@ -530,8 +521,8 @@ def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_in
 
 def test_replay_to_a_closed_endpoint_is_one_line_naming_it(tmp_path: Path, objectstorage: ObjectStorageStandin) -> None:
     flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
-    with _closed_port() as closed:
-        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    with closed_port() as port:
+        endpoint = f"http://127.0.0.1:{port}"
         flags[flags.index("--endpoint") + 1] = endpoint
         result = run("replay", *flags, "--url", "listener.example:8071", "--deadline", "5", token=TEST_TOKEN)
     assert result.returncode == 1

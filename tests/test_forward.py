@@ -26,6 +26,7 @@ from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
 from logzio_forwarder.pipeline.source import OpenedObject
 from logzio_forwarder.state import BackgroundSaves, Lease, Progress, Stored, utcnow
 from logzio_forwarder.token import StaticToken
+from tests.support import ClockDeadline, chunked
 
 URL = "https://listener.test:8071/"
 TOKEN = "fwdTOKEN0123456789abcdef"
@@ -35,7 +36,8 @@ LINE = 300
 PER_BATCH = 3
 
 
-def make_records(count: int, seed: int = 0) -> list[bytes]:
+def padded_lines(count: int, seed: int = 0) -> list[bytes]:
+    """``count`` JSON lines of exactly :data:`LINE` bytes, padded with random hex."""
     rng = random.Random(seed)
     lines = []
     for n in range(count):
@@ -46,7 +48,7 @@ def make_records(count: int, seed: int = 0) -> list[bytes]:
     return lines
 
 
-RECORDS = make_records(12)
+RECORDS = padded_lines(12)
 DATA = b"".join(line + b"\n" for line in RECORDS)
 ENDS = [(LINE + 1) * i + LINE for i in range(len(RECORDS))]
 """Offset just past each record's closing brace."""
@@ -116,17 +118,6 @@ class MemoryState:
         self.pending.discard(name)
 
 
-class ManualDeadline(Deadline):
-    """A deadline the test moves by hand."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.left = float("inf")
-
-    def remaining(self) -> float:
-        return self.left
-
-
 class Listener:
     """The Logz.io listener on ``responses``: records what it accepted; ``answer(batch_numbers)`` picks the status."""
 
@@ -161,7 +152,7 @@ def listener() -> Iterator[Listener]:
 @pytest.fixture
 def source() -> MemorySource:
     store = MemorySource()
-    store.put(NAME, "etag-1", [DATA[i : i + 1000] for i in range(0, len(DATA), 1000)])
+    store.put(NAME, "etag-1", chunked(DATA, 1000))
     return store
 
 
@@ -383,7 +374,7 @@ def test_truncated_gzip_ships_everything_before_the_damage_then_fails(
     readable = zlib.decompressobj(31).decompress(cut)
     complete = [n for n, end in enumerate(ENDS) if end <= len(readable)]
     assert 3 < len(complete) < 12
-    source.put(NAME, "etag-1", [cut[i : i + 200] for i in range(0, len(cut), 200)])
+    source.put(NAME, "etag-1", chunked(cut, 200))
 
     report = forward(source, state)
 
@@ -482,11 +473,11 @@ def test_broken_download_resumes_at_the_last_complete_record(
 def test_deadline_near_stops_with_progress_kept_and_a_resume_finishes(
     listener: Listener, source: MemorySource, state: MemoryState
 ) -> None:
-    deadline = ManualDeadline()
+    deadline = ClockDeadline()
 
     def time_runs_out(lines: list[dict[str, Any]]) -> int:
         if lines[0]["n"] == 0:  # batch 1 arrives: from now on less than deadline-margin-seconds (10) is left
-            deadline.left = 5.0  # ... but more than one attempt needs
+            deadline.leave(5.0)  # ... but more than one attempt needs
         return 200
 
     listener.answer = time_runs_out
@@ -513,7 +504,7 @@ def test_mixed_layout_object_stopped_and_resumed_delivers_each_record_once(
     listener: Listener, state: MemoryState
 ) -> None:
     """Offsets saved in one invocation are where the next starts decoding, whatever the record layout."""
-    values = [orjson.loads(line) for line in make_records(30, seed=3)]
+    values = [orjson.loads(line) for line in padded_lines(30, seed=3)]
     parts = []
     for value in values:
         n = value["n"]
@@ -521,14 +512,14 @@ def test_mixed_layout_object_stopped_and_resumed_delivers_each_record_once(
         parts.append(text + (b"" if n % 3 == 1 else b"\r\n"))  # some joined }{, some CRLF, some pretty
     data = gzip.compress(b"".join(parts))
     mixed = MemorySource()
-    mixed.put(NAME, "etag-9", [data[i : i + 97] for i in range(0, len(data), 97)])
-    deadline = ManualDeadline()
+    mixed.put(NAME, "etag-9", chunked(data, 97))
+    deadline = ClockDeadline()
     reads = {"count": 0}
 
     def time_runs_out(_: int) -> None:
         reads["count"] += 1
         if reads["count"] == len(data) // 97 // 2:
-            deadline.left = 5.0
+            deadline.leave(5.0)
 
     mixed.hook = time_runs_out
     first = forward(mixed, state, deadline)
@@ -579,7 +570,7 @@ def test_a_lapsed_lease_is_taken_over_and_delivery_resumes_after_its_progress(
 def test_a_holder_that_lost_its_lease_stops_sending_and_writes_nothing_more(
     listener: Listener, state: MemoryState
 ) -> None:
-    records = make_records(30)
+    records = padded_lines(30)
     long = MemorySource()
     long.put(NAME, "etag-1", [b"".join(line + b"\n" for line in records)])
     lost = threading.Event()

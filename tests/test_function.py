@@ -12,7 +12,6 @@ import base64
 import itertools
 import json
 import os
-import socket
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from tests.integration_support import (
     put,
     shipped_form,
 )
+from tests.support import closed_port
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.test/20261101T095300Z_20261101T100000Z.0.log.gz"
 BOM = b"\xef\xbb\xbf"
@@ -368,21 +368,15 @@ def test_a_rejected_token_fails_with_a_clear_message_and_nothing_accepted(
         assert wrong not in text
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _unreachable(start_function: StartFunction, objectstorage: ObjectStorageStandin, cap: int) -> str:
     """Forward 20 records to a closed loopback port with a 3 s deadline; the 502's text."""
-    function = start_function(
-        logzio_url=f"http://127.0.0.1:{_closed_port()}", deadline_margin_seconds="0.5", batch_max_bytes=str(cap)
-    )
-    function.warm_up()
-    etag = put(objectstorage, NAME, gz(ndjson(make_records("unreachable", 20))))
-    answer = function.invoke(event_for(objectstorage, NAME, etag), deadline=in_seconds(3))
+    with closed_port() as port:
+        function = start_function(
+            logzio_url=f"http://127.0.0.1:{port}", deadline_margin_seconds="0.5", batch_max_bytes=str(cap)
+        )
+        function.warm_up()
+        etag = put(objectstorage, NAME, gz(ndjson(make_records("unreachable", 20))))
+        answer = function.invoke(event_for(objectstorage, NAME, etag), deadline=in_seconds(3))
     assert answer.status == 502, answer.text
     return answer.text
 
