@@ -3,6 +3,7 @@ pseudo-terminal where a terminal matters), and ``python -m standins`` (``make tr
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -100,6 +101,53 @@ def test_convert_of_a_truncated_gzip_writes_what_it_could_then_fails_in_one_line
     assert message.count("\n") == 0
     assert message.startswith("error: ")
     assert "truncated" in message
+
+
+def _convert(*args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "logzio_forwarder", "convert", *args]
+    return subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh_env(PYTHONPATH=str(REPO))
+    )
+
+
+def test_convert_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """``convert … | head``: once the reader has what it wanted, convert stops, exit 0, without a traceback."""
+    src = tmp_path / "big.log"
+    src.write_bytes(ndjson(make_records("piped", 3000)))  # more than the pipe and convert's 1 MiB buffer hold
+    with _convert(str(src)) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the reader leaves: convert's next write finds no one
+        said = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    assert json.loads(first)["id"] == "piped-00000"
+    assert (code, said) == (0, b"")
+
+
+def test_ctrl_c_stops_convert_with_exit_130_and_no_traceback() -> None:
+    data = ndjson(make_records("interrupted", 1500))  # over 1 MiB: convert writes before its input ends
+
+    def feed(stdin: IO[bytes]) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            stdin.write(data)
+            stdin.flush()  # and no end of input: convert then waits for more
+
+    with _convert("-", stdin=subprocess.PIPE) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        feeder = threading.Thread(target=feed, args=(proc.stdin,), daemon=True)
+        feeder.start()
+        first = proc.stdout.readline()  # convert is running: it has written
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        said = proc.stderr.read()
+        code = proc.wait(timeout=60)
+        feeder.join(timeout=60)
+    assert json.loads(first)["id"] == "interrupted-00000"
+    assert all(json.loads(line)["id"].startswith("interrupted-") for line in rest.splitlines()[:-1])
+    assert (code, said) == (130, b"")
 
 
 def test_a_missing_file_is_one_line_and_a_non_zero_exit() -> None:
@@ -275,6 +323,7 @@ REPLAY = ("replay", "--namespace", "ns", "--bucket", "b", "--url", "listener.exa
         (("ship", SRC, "--url", "listener.example:8071", "--type", "oci audit"), ["--type"], 1),
         (("ship", SRC, "--url", "listener.example:8071", "--batch-max-bytes", "5"), ["--batch-max-bytes"], 1),
         (("ship", SRC, "--url", "listener.example:8071", "--deadline", "0"), ["--deadline"], 2),
+        (("ship", SRC, "--url", "listener.example:8071", "--deadline", "soon"), ["--deadline", "'soon'"], 2),
         ((*REPLAY, "--prefix", "forwarder-state/"), ["--prefix"], 1),
         ((*REPLAY, "--state-prefix", "audit/state/"), ["--state-prefix", "--prefix"], 1),
         ((*REPLAY, "--endpoint", "ftp://objectstorage.example"), ["--endpoint"], 1),
@@ -289,6 +338,7 @@ REPLAY = ("replay", "--namespace", "ns", "--bucket", "b", "--url", "listener.exa
         "type-with-space",
         "tiny-batch",
         "zero-deadline",
+        "deadline-not-a-number",
         "prefix-over-state",
         "state-in-prefix",
         "endpoint-not-http",
@@ -540,3 +590,19 @@ def test_replay_of_a_bucket_that_is_not_there_names_the_flags(
     [line] = result.stderr.decode().splitlines()
     assert "BucketNotFound" in line
     assert line.endswith(f"(--namespace {objectstorage.namespace}, --bucket no_such_bucket)")
+
+
+def test_replay_whose_deadline_passed_before_an_object_started_says_how_many_are_left(
+    tmp_path: Path, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """A millisecond of --deadline is gone once the bucket is listed: nothing is started, and replay says so."""
+    for n in range(3):
+        put(objectstorage, f"audit/late-{n}.log.gz", gzip.compress(ndjson(make_records(f"late-{n}", 2))))
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    result = run("replay", *flags, "--url", listener.url, "--deadline", "0.001", token=TEST_TOKEN)
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert result.stderr.decode() == (
+        "error: the --deadline of 0.001 s was reached with 3 objects not started; replay again to go on\n"
+    )
+    assert listener.requests == []
+    assert "PutObject" not in objectstorage.operations(), "no lease was taken"

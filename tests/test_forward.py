@@ -55,17 +55,24 @@ ENDS = [(LINE + 1) * i + LINE for i in range(len(RECORDS))]
 
 
 class MemorySource:
-    """An ObjectSource over in-memory objects; ``hook(i)`` runs before chunk ``i`` of an object is handed out."""
+    """An ObjectSource over in-memory objects; ``hook(i)`` runs before chunk ``i`` of an object is handed out,
+    ``on_open`` when an object is asked for; ``refusal`` (the text of a passing failure) makes every open fail."""
 
     def __init__(self) -> None:
         self.objects: dict[str, tuple[str, list[bytes]]] = {}
         self.hook: Callable[[int], None] | None = None
+        self.on_open: Callable[[], None] | None = None
+        self.refusal: str | None = None
         self.chunks_read = 0
 
     def put(self, name: str, etag: str, chunks: list[bytes]) -> None:
         self.objects[name] = (etag, chunks)
 
     def open(self, name: str) -> OpenedObject:
+        if self.on_open is not None:
+            self.on_open()
+        if self.refusal is not None:
+            raise SourceError(self.refusal)
         if name not in self.objects:
             raise ObjectGone(f"cannot read oci://bucket@ns/{name}: HTTP 404 ObjectNotFound")
         etag, chunks = self.objects[name]
@@ -659,6 +666,48 @@ def test_an_object_deleted_after_forwarding_started_is_settled_as_gone(listener:
     later = forward(MemorySource(), state)
     assert (later.status, later.error, later.failing) == ("gone", None, False)
     assert listener.accepted == []
+
+
+# --- objects that cannot be opened -----------------------------------------------------------------------------
+
+REFUSAL = f"cannot read oci://bucket@ns/{NAME}: HTTP 503 ServiceUnavailable"
+
+
+def test_an_object_finished_before_that_cannot_be_opened_now_keeps_its_record(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    forward(source, state)
+    finished = state.saved[NAME]
+    source.refusal = REFUSAL  # the same event again, while the service has trouble
+    report = forward(source, state)
+    assert (report.status, report.error, report.retry_at) == ("failed", REFUSAL, None)
+    assert state.saved[NAME] is finished, "no failure is recorded over done: catch-up has nothing to retry"
+    assert listener.numbers() == list(range(12))
+
+
+def test_an_object_that_cannot_be_opened_while_another_invocation_takes_it_is_left_to_that_one(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    theirs = leased_to("other-invocation", 60)
+    source.on_open = lambda: state.put(NAME, theirs)  # it took the lease between this one's look and its write
+    source.refusal = REFUSAL
+    report = forward(source, state)
+    assert (report.status, report.error, report.retry_at) == ("failed", REFUSAL, None)
+    assert state.saved[NAME] is theirs, "the failure is not written over the other holder's lease"
+    assert state.history == []
+
+
+def test_an_object_gone_while_another_invocation_takes_it_is_left_to_that_one(
+    listener: Listener, state: MemoryState
+) -> None:
+    state.put(NAME, after_batches(2))
+    theirs = leased_to("other-invocation", 60)
+    deleted = MemorySource()  # the lifecycle rule deleted it
+    deleted.on_open = lambda: state.put(NAME, theirs)
+    report = forward(deleted, state)
+    assert (report.status, report.error, report.loss) == ("in-progress", None, None)
+    assert state.saved[NAME] is theirs, "not settled as gone under the other holder's lease: it settles it"
+    assert state.history == []
 
 
 def test_progress_writes_are_paced_and_the_last_is_never_held_back() -> None:
