@@ -1,5 +1,5 @@
 """Small helpers the unit and end-to-end tests share, one per purpose: a port that refuses connections, a byte
-string in chunks, a deadline on a clock only the test moves, and the Hypothesis profiles.
+string in chunks, a deadline on a clock only the test moves, children Ctrl-C reaches, and the Hypothesis profiles.
 
 Hypothesis: ``conftest.py`` loads the ``ci`` profile (:func:`hypothesis_profiles`), so every property test runs the
 same derandomized examples on every machine; ``pytest --hypothesis-profile=long`` runs thousands of random ones.
@@ -9,6 +9,7 @@ A test names its example count for the suite with :func:`examples`; the long pro
 from __future__ import annotations
 
 import itertools
+import signal
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from logzio_forwarder.deadline import Deadline
 
-__all__ = ["ClockDeadline", "chunked", "closed_port", "cut", "examples", "hypothesis_profiles"]
+__all__ = ["ClockDeadline", "chunked", "closed_port", "cut", "examples", "hypothesis_profiles", "interruptible"]
 
 
 def hypothesis_profiles() -> None:
@@ -43,6 +44,18 @@ def closed_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         yield int(holder.getsockname()[1])
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Children started in the block get SIGINT as a shell's foreground job does, so Ctrl-C (a SIGINT) reaches them.
+    A suite started in the background by a non-interactive shell has SIGINT ignored, and an ignored signal stays
+    ignored in every child; one this process handles is reset to the default when a child execs."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:

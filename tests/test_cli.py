@@ -31,7 +31,7 @@ from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
 from tests.conftest import TEST_TOKEN
 from tests.integration_support import BUCKET, assert_each_once, make_records, ndjson, put, run_cli
-from tests.support import closed_port
+from tests.support import closed_port, interruptible
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,7 +133,9 @@ def test_ctrl_c_stops_convert_with_exit_130_and_no_traceback() -> None:
             stdin.write(data)
             stdin.flush()  # and no end of input: convert then waits for more
 
-    with _convert("-", stdin=subprocess.PIPE) as proc:
+    with interruptible():
+        started = _convert("-", stdin=subprocess.PIPE)
+    with started as proc:
         assert proc.stdin is not None
         assert proc.stdout is not None
         assert proc.stderr is not None
@@ -145,6 +147,8 @@ def test_ctrl_c_stops_convert_with_exit_130_and_no_traceback() -> None:
         said = proc.stderr.read()
         code = proc.wait(timeout=60)
         feeder.join(timeout=60)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()  # what convert did not take is dropped
     assert json.loads(first)["id"] == "interrupted-00000"
     assert all(json.loads(line)["id"].startswith("interrupted-") for line in rest.splitlines()[:-1])
     assert (code, said) == (130, b"")
@@ -534,14 +538,16 @@ def _as_printed(command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_ins() -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "standins"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-        env=fresh_env(),
-    ) as proc:
+    with interruptible():
+        started = subprocess.Popen(
+            [sys.executable, "-m", "standins"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+            env=fresh_env(),
+        )
+    with started as proc:
         assert proc.stdout is not None
         output = _Lines(proc.stdout)
         try:

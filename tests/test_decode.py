@@ -25,7 +25,8 @@ CHUNK_SIZES = (1, 2, 3, 7, 64)
 
 def random_chunks(data: bytes, seed: int) -> list[bytes]:
     rng = random.Random(seed)
-    return cut(data, rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 12))) if len(data) > 1 else [])
+    cuts = rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 12))) if len(data) > 1 else []
+    return cut(data, cuts)
 
 
 def items(data: bytes, skip: int = 0) -> list[Item]:
