@@ -44,6 +44,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from .childenv import fresh_env
+
 __all__ = ["FUNCTION_OCID", "REPO_ROOT", "FdkServer", "FdkStartError", "Invocation", "fn_deadline"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -127,8 +129,8 @@ class FdkServer:
     """The function under the real fdk, reachable over a unix socket.
 
     ``env`` is the function's config (``input-bucket``...); ``principal_env`` the resource-principal variables.
-    The child's environment is built from scratch (plus ``PATH``/``HOME``/locale), so nothing from the test
-    process leaks in by accident.
+    The child's environment is built from scratch (:func:`~.childenv.fresh_env`), so nothing from the test process
+    leaks in by accident.
     """
 
     def __init__(
@@ -184,9 +186,8 @@ class FdkServer:
 
     def child_env(self) -> dict[str, str]:
         """The environment the child gets: platform variables, principal, then the function's config."""
-        base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
-        base.update(
-            {
+        base = fresh_env(
+            **{
                 "PYTHONPATH": str(self.cwd) if self.image is None else f"{self.cwd}{os.pathsep}{self.image / 'python'}",
                 "PYTHONUNBUFFERED": "1",
                 "FN_FORMAT": "http-stream",

@@ -7,7 +7,8 @@ Answers with the real JSON shape of a ``SecretBundle`` so ``oci.secrets.SecretsC
 
 Unknown ids get the service's 404 ``NotAuthorizedOrNotFound``; a request without an ``Authorization: Signature``
 header gets 401 ``NotAuthenticated`` (signatures are not verified). ``set_secret`` rotates a secret to a new
-version; ``fail_next`` makes the next requests answer with a server error; ``requests`` records every path asked.
+version (text, or bytes for a secret uploaded from a binary file); ``fail_next`` makes the next requests answer
+with an error; ``requests`` records every path asked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 API_PREFIX = "/20190301/secretbundles/"
+_FAILURE_CODES = {400: "InvalidParameter", 429: "TooManyRequests"}
 
 
 class SecretsStandIn:
@@ -30,7 +32,7 @@ class SecretsStandIn:
 
     def __init__(self, secrets: dict[str, str] | None = None) -> None:
         self._lock = threading.Lock()
-        self._versions: dict[str, list[tuple[str, datetime]]] = {}
+        self._versions: dict[str, list[tuple[bytes, datetime]]] = {}
         self._failures: list[int] = []
         self.requests: list[str] = []
         for secret_id, value in (secrets or {}).items():
@@ -63,15 +65,16 @@ class SecretsStandIn:
     ) -> None:
         self.stop()
 
-    def set_secret(self, secret_id: str, value: str) -> int:
+    def set_secret(self, secret_id: str, value: str | bytes) -> int:
         """Create the secret or rotate it to a new CURRENT version; returns the new version number."""
         with self._lock:
             versions = self._versions.setdefault(secret_id, [])
-            versions.append((value, datetime.now(UTC)))
+            versions.append((value.encode("utf-8") if isinstance(value, str) else value, datetime.now(UTC)))
             return len(versions)
 
     def fail_next(self, count: int = 1, status: int = 500) -> None:
-        """Answer the next ``count`` requests with ``status`` (e.g. 500, 503, 429) before serving normally."""
+        """Answer the next ``count`` requests with ``status`` (e.g. 500, 503, 429, or 400 as the service answers a
+        request it finds invalid) before serving normally."""
         with self._lock:
             self._failures.extend([status] * count)
 
@@ -85,7 +88,7 @@ class SecretsStandIn:
             self.requests.append(path)
             if self._failures:
                 status = self._failures.pop(0)
-                code = "TooManyRequests" if status == 429 else "InternalServerError"
+                code = _FAILURE_CODES.get(status, "InternalServerError")
                 return status, _error(code, f"stand-in failure ({status})")
             if not authorization or not authorization.startswith("Signature "):
                 return 401, _error(
@@ -104,7 +107,7 @@ class SecretsStandIn:
                 )
             value, created = versions[-1]
             number = len(versions)
-        content = base64.b64encode(value.encode("utf-8")).decode("ascii")
+        content = base64.b64encode(value).decode("ascii")
         return 200, {
             "secretId": secret_id,
             "versionNumber": number,

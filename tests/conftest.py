@@ -20,8 +20,10 @@ from standins.listener import LogzioListenerStandin
 from standins.monitoring import MonitoringStandin
 from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
 from standins.principal import Principal, make_principal
+from tests.support import hypothesis_profiles
 
 pytest_plugins = ["tests.integration_fixtures"]  # the end-to-end tests' fixtures
+hypothesis_profiles()
 
 TEST_TOKEN = "tok-SECRET-4f1c9e"
 """The shipping token in every test: distinctive, so a leak into logs or errors is easy to grep for."""

@@ -24,28 +24,24 @@ ORACLE_LIMIT = 4096
 """The reference is quadratic: compare with it on inputs up to this size."""
 
 
-def _chunks(data: bytes, seed: int) -> list[bytes]:
-    size = 1 + seed % 97
-    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
-
-
 def check(blob: bytes) -> None:
     """Everything the decoder promises, for one fuzzer input."""
     from logzio_forwarder.pipeline import decode as module
     from tests.decode_reference import as_expected, check_items, reference
+    from tests.support import chunked
 
     if not blob:
         return
     seed, data = blob[0], blob[1:]
     whole = list(module.decode([data]))
     check_items(data, whole)
-    assert list(module.decode(_chunks(data, seed))) == whole
+    assert list(module.decode(chunked(data, 1 + seed % 97))) == whole
     check_items(data, list(_limited(module, data, 16 + seed * 16)))
     budget, module.SIDE_BUDGET = module.SIDE_BUDGET, 10**9
     try:
         whole = list(module.decode([data]))
         for index in range(0, len(whole), max(1, len(whole) // 4)):
-            assert list(module.decode(_chunks(data, seed), skip=whole[index].end)) == whole[index + 1 :]
+            assert list(module.decode(chunked(data, 1 + seed % 97), skip=whole[index].end)) == whole[index + 1 :]
         if len(data) <= ORACLE_LIMIT:
             assert as_expected(data, whole) == reference(data)
     finally:
@@ -53,8 +49,10 @@ def check(blob: bytes) -> None:
 
 
 def _limited(module: Any, data: bytes, limit: int) -> Iterator[Any]:
+    from tests.support import chunked
+
     decoder = module.Decoder(max_record_bytes=limit)
-    for chunk in _chunks(data, limit):
+    for chunk in chunked(data, 1 + limit % 97):
         yield from decoder.feed(chunk)
     yield from decoder.finish()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from logzio_forwarder import USER_AGENT
+from standins.childenv import fresh_env
 from standins.demo import audit_records, object_created_event
 from standins.fdkserver import REPO_ROOT, FdkServer, Invocation
 from standins.listener import LogzioListenerStandin
@@ -308,7 +308,7 @@ def check_after_test(
 
 def run_cli(*args: str, token: str | None = None, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     """``python -m logzio_forwarder ARGS`` as a user runs it: a fresh process, the token only in its environment."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO_ROOT)}
+    env = fresh_env(PYTHONPATH=str(REPO_ROOT))
     if token is not None:
         env["LOGZIO_TOKEN"] = token
     return subprocess.run(

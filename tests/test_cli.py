@@ -3,6 +3,7 @@ pseudo-terminal where a terminal matters), and ``python -m standins`` (``make tr
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -12,7 +13,6 @@ import re
 import select
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,11 +25,13 @@ import pytest
 from logzio_forwarder.config import KEYS
 from logzio_forwarder.pipeline.source import CHUNK
 from standins.__main__ import READY
+from standins.childenv import fresh_env
 from standins.commandline import api_key_config, replay_flags
 from standins.listener import Answer, LogzioListenerStandin
 from standins.objectstorage import ObjectStorageStandin
 from tests.conftest import TEST_TOKEN
 from tests.integration_support import BUCKET, assert_each_once, make_records, ndjson, put, run_cli
+from tests.support import closed_port, interruptible
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -99,6 +101,57 @@ def test_convert_of_a_truncated_gzip_writes_what_it_could_then_fails_in_one_line
     assert message.count("\n") == 0
     assert message.startswith("error: ")
     assert "truncated" in message
+
+
+def _convert(*args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "logzio_forwarder", "convert", *args]
+    return subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh_env(PYTHONPATH=str(REPO))
+    )
+
+
+def test_convert_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """``convert … | head``: once the reader has what it wanted, convert stops, exit 0, without a traceback."""
+    src = tmp_path / "big.log"
+    src.write_bytes(ndjson(make_records("piped", 3000)))  # more than the pipe and convert's 1 MiB buffer hold
+    with _convert(str(src)) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the reader leaves: convert's next write finds no one
+        said = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    assert json.loads(first)["id"] == "piped-00000"
+    assert (code, said) == (0, b"")
+
+
+def test_ctrl_c_stops_convert_with_exit_130_and_no_traceback() -> None:
+    data = ndjson(make_records("interrupted", 1500))  # over 1 MiB: convert writes before its input ends
+
+    def feed(stdin: IO[bytes]) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            stdin.write(data)
+            stdin.flush()  # and no end of input: convert then waits for more
+
+    with interruptible():
+        started = _convert("-", stdin=subprocess.PIPE)
+    with started as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        feeder = threading.Thread(target=feed, args=(proc.stdin,), daemon=True)
+        feeder.start()
+        first = proc.stdout.readline()  # convert is running: it has written
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        said = proc.stderr.read()
+        code = proc.wait(timeout=60)
+        feeder.join(timeout=60)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()  # what convert did not take is dropped
+    assert json.loads(first)["id"] == "interrupted-00000"
+    assert all(json.loads(line)["id"].startswith("interrupted-") for line in rest.splitlines()[:-1])
+    assert (code, said) == (130, b"")
 
 
 def test_a_missing_file_is_one_line_and_a_non_zero_exit() -> None:
@@ -219,20 +272,12 @@ def test_convert_damage_costs_exactly_the_damaged_record(tmp_path: Path, damage:
 # ----- one line that names what the user controls -----------------------------------------------------------------
 
 
-def _closed_port() -> socket.socket:
-    """A loopback port that refuses connections: bound, never listening (the kernel answers a connect with RST)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 def test_ship_to_a_closed_port_ends_at_its_deadline_with_one_line_saying_what_was_tried_and_why(
     tmp_path: Path,
 ) -> None:
     src = tmp_path / "o.log"
     src.write_bytes(connector_text(RECORDS))
-    with _closed_port() as closed:
-        port = closed.getsockname()[1]
+    with closed_port() as port:
         result = run("ship", str(src), "--url", f"https://127.0.0.1:{port}", "--deadline", "2", token=TEST_TOKEN)
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
@@ -249,8 +294,8 @@ def test_ship_to_a_closed_port_ends_at_its_deadline_with_one_line_saying_what_wa
 def test_ship_shows_each_attempt_only_when_verbose(tmp_path: Path) -> None:
     src = tmp_path / "o.log"
     src.write_bytes(connector_text(RECORDS))
-    with _closed_port() as closed:
-        url = f"https://127.0.0.1:{closed.getsockname()[1]}"
+    with closed_port() as port:
+        url = f"https://127.0.0.1:{port}"
         result = run("ship", str(src), "--url", url, "--deadline", "5", "--verbose", token=TEST_TOKEN)
     assert result.returncode == 1
     *attempts, last = result.stderr.decode().splitlines()
@@ -282,6 +327,7 @@ REPLAY = ("replay", "--namespace", "ns", "--bucket", "b", "--url", "listener.exa
         (("ship", SRC, "--url", "listener.example:8071", "--type", "oci audit"), ["--type"], 1),
         (("ship", SRC, "--url", "listener.example:8071", "--batch-max-bytes", "5"), ["--batch-max-bytes"], 1),
         (("ship", SRC, "--url", "listener.example:8071", "--deadline", "0"), ["--deadline"], 2),
+        (("ship", SRC, "--url", "listener.example:8071", "--deadline", "soon"), ["--deadline", "'soon'"], 2),
         ((*REPLAY, "--prefix", "forwarder-state/"), ["--prefix"], 1),
         ((*REPLAY, "--state-prefix", "audit/state/"), ["--state-prefix", "--prefix"], 1),
         ((*REPLAY, "--endpoint", "ftp://objectstorage.example"), ["--endpoint"], 1),
@@ -296,6 +342,7 @@ REPLAY = ("replay", "--namespace", "ns", "--bucket", "b", "--url", "listener.exa
         "type-with-space",
         "tiny-batch",
         "zero-deadline",
+        "deadline-not-a-number",
         "prefix-over-state",
         "state-in-prefix",
         "endpoint-not-http",
@@ -355,13 +402,12 @@ def _on_a_terminal(argv: list[str], *, stdout_too: bool) -> tuple[int, bytes, by
     """Run ``argv`` with stderr (and stdout, if ``stdout_too``) on a pseudo-terminal, as in an interactive shell;
     returns the exit code, what the terminal received and what stdout's pipe received."""
     controller, terminal = pty.openpty()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=terminal if stdout_too else subprocess.PIPE,
         stderr=terminal,
-        env={**env, "LOGZIO_TOKEN": TEST_TOKEN},
+        env=fresh_env(PYTHONPATH=str(REPO), LOGZIO_TOKEN=TEST_TOKEN),
         cwd=REPO,
     ) as proc:
         os.close(terminal)
@@ -484,7 +530,7 @@ class _Lines:
 def _as_printed(command: str) -> subprocess.CompletedProcess[str]:
     """Run a printed ``VAR=value program args`` line as a shell would, from the repository."""
     argv = shlex.split(command)
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    env = fresh_env()
     while "=" in argv[0]:
         name, _, value = argv.pop(0).partition("=")
         env[name] = value
@@ -492,15 +538,16 @@ def _as_printed(command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_ins() -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    with subprocess.Popen(
-        [sys.executable, "-m", "standins"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-        env=env,
-    ) as proc:
+    with interruptible():
+        started = subprocess.Popen(
+            [sys.executable, "-m", "standins"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+            env=fresh_env(),
+        )
+    with started as proc:
         assert proc.stdout is not None
         output = _Lines(proc.stdout)
         try:
@@ -530,8 +577,8 @@ def test_make_try_prints_ship_and_replay_commands_that_work_against_its_stand_in
 
 def test_replay_to_a_closed_endpoint_is_one_line_naming_it(tmp_path: Path, objectstorage: ObjectStorageStandin) -> None:
     flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
-    with _closed_port() as closed:
-        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    with closed_port() as port:
+        endpoint = f"http://127.0.0.1:{port}"
         flags[flags.index("--endpoint") + 1] = endpoint
         result = run("replay", *flags, "--url", "listener.example:8071", "--deadline", "5", token=TEST_TOKEN)
     assert result.returncode == 1
@@ -549,3 +596,19 @@ def test_replay_of_a_bucket_that_is_not_there_names_the_flags(
     [line] = result.stderr.decode().splitlines()
     assert "BucketNotFound" in line
     assert line.endswith(f"(--namespace {objectstorage.namespace}, --bucket no_such_bucket)")
+
+
+def test_replay_whose_deadline_passed_before_an_object_started_says_how_many_are_left(
+    tmp_path: Path, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """A millisecond of --deadline is gone once the bucket is listed: nothing is started, and replay says so."""
+    for n in range(3):
+        put(objectstorage, f"audit/late-{n}.log.gz", gzip.compress(ndjson(make_records(f"late-{n}", 2))))
+    flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
+    result = run("replay", *flags, "--url", listener.url, "--deadline", "0.001", token=TEST_TOKEN)
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert result.stderr.decode() == (
+        "error: the --deadline of 0.001 s was reached with 3 objects not started; replay again to go on\n"
+    )
+    assert listener.requests == []
+    assert "PutObject" not in objectstorage.operations(), "no lease was taken"

@@ -100,26 +100,32 @@ def test_a_transient_404_in_the_middle_of_an_object_costs_nothing(
 
 
 @pytest.mark.parametrize(
-    ("code", "why"),
+    ("code", "listing", "why"),
     [
-        ("BucketNotFound", "policy or propagation: retried with backoff, then a passing failure"),
-        ("NotAuthorizedOrNotFound", "policy or propagation: retried with backoff, then a passing failure"),
-        ("ObjectNotFound", "the object itself, but a listing of its name still shows it"),
+        ("BucketNotFound", "", "policy or propagation: retried with backoff, then a passing failure"),
+        ("NotAuthorizedOrNotFound", "", "policy or propagation: retried with backoff, then a passing failure"),
+        ("ObjectNotFound", "shows it", "the object itself, but a listing of its name still shows it"),
+        ("ObjectNotFound", "fails", "the object itself, but its name cannot be listed to confirm it"),
     ],
+    ids=["BucketNotFound", "NotAuthorizedOrNotFound", "ObjectNotFound-listed", "ObjectNotFound-unlisted"],
 )
 def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_object(
+    code: str,
+    listing: str,
+    why: str,
+    *,
     start_function: StartFunction,
     objectstorage: ObjectStorageStandin,
     listener: LogzioListenerStandin,
-    code: str,
-    why: str,
 ) -> None:
     function = start_function(batch_max_bytes=str(SMALL_CAP), deadline_margin_seconds="1")
     function.warm_up()
-    records = make_records(f"not-gone-{code}", 30)
+    records = make_records(f"not-gone-{code}-{listing}", 30)
     put(objectstorage, NAME, gz(ndjson(records)))
     started_earlier(objectstorage, records, delivered=10)
     objectstorage.inject(Fail(404, code), "GetObject", NAME, times=100)
+    if listing == "fails":
+        objectstorage.inject(Fail(403, "NotAllowed", "injected"), "ListObjects", NAME)
 
     failed = function.invoke({"objects": [NAME]}, deadline=in_seconds(8))  # a short deadline bounds the retries
     assert failed.status == 502, failed.text
@@ -140,6 +146,10 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     objectstorage.heal()  # the policy propagated; the next invocation (here a request for it) finishes it
     finish_by_request(function, NAME, resumed_at=10)
     assert_each_once(listener.records, records[10:])
+    if listing == "fails":
+        function.stop()
+        said = f"{NAME} answered HTTP 404 ObjectNotFound: injected failure and could not be listed to confirm it"
+        assert said in function.logs()
 
 
 def test_an_object_deleted_after_its_forwarding_started_is_settled_gone_once_a_listing_agrees(

@@ -11,26 +11,22 @@ from unittest import mock
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from logzio_forwarder.pipeline import decode as decode_module
 from logzio_forwarder.pipeline.decode import BOM, Decoder, Fragment, Item, Record, decode
 from logzio_forwarder.pipeline.shape import shape
 from tests.decode_reference import as_expected, check_items, reference
+from tests.support import chunked, cut, examples
 
 CHUNK_SIZES = (1, 2, 3, 7, 64)
 
 
-def chunked(data: bytes, size: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
-
-
 def random_chunks(data: bytes, seed: int) -> list[bytes]:
     rng = random.Random(seed)
-    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 12)))) if len(data) > 1 else []
-    bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+    cuts = rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 12))) if len(data) > 1 else []
+    return cut(data, cuts)
 
 
 def items(data: bytes, skip: int = 0) -> list[Item]:
@@ -485,7 +481,7 @@ def _serialise(record: dict[str, Any], style: str) -> bytes:
     return json.dumps(record).encode()
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@examples(150)
 @given(
     layout=st.lists(st.tuples(_RECORDS, _STYLES, _SEPARATORS), max_size=8),
     bom=st.booleans(),
@@ -505,8 +501,7 @@ def test_any_layout_round_trips_whatever_the_chunking(
     data += ending.encode()
     blob = bytes(data)
 
-    bounds = sorted({0, len(blob), *(c for c in cuts if c < len(blob))})
-    chunks = [blob[a:b] for a, b in itertools.pairwise(bounds)]
+    chunks = cut(blob, cuts)
     found = list(decode(chunks))
 
     assert values(found) == [r for r, _, _ in expected]

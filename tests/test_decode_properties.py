@@ -5,8 +5,9 @@
 * the items are those of the rule written naively (``decode_reference.reference``), whatever the chunking;
 * nothing raises.
 
-Example counts are modest and the examples fixed (derandomized) so the suite stays fast and CI deterministic;
-``DECODE_HYPOTHESIS_PROFILE=decode-long`` runs thousands of random ones (``make fuzz`` goes further).
+Example counts are modest and the examples fixed (derandomized: the suite's ``ci`` profile, ``tests/support.py``) so
+the suite stays fast and CI deterministic; ``pytest --hypothesis-profile=long`` runs thousands of random ones
+(``make fuzz`` goes further).
 
 The first property holds by the rule unless the damage itself makes a valid object that reaches over the next
 record; nothing in the generated damage has done so in the long runs.
@@ -14,33 +15,21 @@ record; nothing in the generated damage has done so in the long runs.
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from logzio_forwarder.pipeline import decode as decode_module
 from logzio_forwarder.pipeline.decode import BOM, Item, Record, decode
 from tests.decode_reference import as_expected, check_items, reference
+from tests.support import cut, examples
 
-settings.register_profile(
-    "decode",
-    max_examples=60,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "decode-long", max_examples=3000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
-PROFILE = settings.get_profile(os.environ.get("DECODE_HYPOTHESIS_PROFILE", "decode"))
+PROFILE = examples(60)
 
 _TEXT = st.text(alphabet=st.sampled_from(list('{}[]"\\\n\r\t:,/ aé日🎉\x00\x1f')), max_size=10) | st.sampled_from(
     ["}{", '"}{"', '}{\\"x', "x}{y", "{}", '"}'],
@@ -110,11 +99,6 @@ def _build(
     return bytes(data), intact
 
 
-def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
-    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
-
-
 def _assert_intact_records_decoded(found: list[Item], intact: list[tuple[dict[str, Any], int]]) -> None:
     by_end = {item.end: item for item in found if isinstance(item, Record)}
     for value, end in intact:
@@ -139,7 +123,7 @@ def test_damage_costs_only_what_it_touched(
     layout: list[tuple[dict[str, Any], str, bytes, Damage | None]], bom: bool, cuts: list[int]
 ) -> None:
     data, intact = _build(layout, bom)
-    found = list(decode(_chunks(data, cuts)))
+    found = list(decode(cut(data, cuts)))
     check_items(data, found)
     _assert_intact_records_decoded(found, intact)
     assert found == list(decode([data]))
@@ -152,7 +136,7 @@ def test_the_items_are_the_rules_whatever_the_chunking(
 ) -> None:
     data, _ = _build(layout, bom)
     with mock.patch.object(decode_module, "SIDE_BUDGET", 10**9):  # the rule has no budget
-        found = list(decode(_chunks(data, cuts)))
+        found = list(decode(cut(data, cuts)))
     assert as_expected(data, found) == reference(data)
 
 
@@ -166,8 +150,8 @@ _SOUP = st.lists(_TOKENS | st.builds(lambda r: json.dumps(r).encode(), _RECORDS)
 @given(data=_SOUP, cuts=st.lists(st.integers(1, 2000), max_size=6))
 def test_any_bytes_decode_by_the_rule_and_resume_where_an_item_ended(data: bytes, cuts: list[int]) -> None:
     with mock.patch.object(decode_module, "SIDE_BUDGET", 10**9):
-        found = list(decode(_chunks(data, cuts)))
+        found = list(decode(cut(data, cuts)))
         check_items(data, found)
         assert as_expected(data, found) == reference(data)
         for index in range(0, len(found), max(1, len(found) // 3)):
-            assert list(decode(_chunks(data, cuts), skip=found[index].end)) == found[index + 1 :]
+            assert list(decode(cut(data, cuts), skip=found[index].end)) == found[index + 1 :]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from standins.childenv import fresh_env
 from tests.conftest import TEST_TOKEN
 from tests.fnctl_module import load_fnctl
 
@@ -52,7 +53,7 @@ def fake_fn(directory: Path, deployed: dict[str, Any] | None) -> Path:
 def run_fnctl(*args: str, path: Path | None, **env: str) -> subprocess.CompletedProcess[str]:
     """``python deploy/fnctl.py ARGS`` with only ``path`` (and the interpreter's directory) on PATH."""
     dirs = [str(Path(sys.executable).parent)] + ([str(path)] if path else [])
-    environ = {"PATH": os.pathsep.join(dirs), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    environ = fresh_env(PATH=os.pathsep.join(dirs), **env)
     return subprocess.run(
         [sys.executable, str(FNCTL), *args], capture_output=True, text=True, env=environ, cwd=REPO, check=False
     )

@@ -26,6 +26,7 @@ from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
 from logzio_forwarder.pipeline.source import OpenedObject
 from logzio_forwarder.state import BackgroundSaves, Lease, Progress, Stored, utcnow
 from logzio_forwarder.token import StaticToken
+from tests.support import ClockDeadline, chunked
 
 URL = "https://listener.test:8071/"
 TOKEN = "fwdTOKEN0123456789abcdef"
@@ -35,7 +36,8 @@ LINE = 300
 PER_BATCH = 3
 
 
-def make_records(count: int, seed: int = 0) -> list[bytes]:
+def padded_lines(count: int, seed: int = 0) -> list[bytes]:
+    """``count`` JSON lines of exactly :data:`LINE` bytes, padded with random hex."""
     rng = random.Random(seed)
     lines = []
     for n in range(count):
@@ -46,24 +48,31 @@ def make_records(count: int, seed: int = 0) -> list[bytes]:
     return lines
 
 
-RECORDS = make_records(12)
+RECORDS = padded_lines(12)
 DATA = b"".join(line + b"\n" for line in RECORDS)
 ENDS = [(LINE + 1) * i + LINE for i in range(len(RECORDS))]
 """Offset just past each record's closing brace."""
 
 
 class MemorySource:
-    """An ObjectSource over in-memory objects; ``hook(i)`` runs before chunk ``i`` of an object is handed out."""
+    """An ObjectSource over in-memory objects; ``hook(i)`` runs before chunk ``i`` of an object is handed out,
+    ``on_open`` when an object is asked for; ``refusal`` (the text of a passing failure) makes every open fail."""
 
     def __init__(self) -> None:
         self.objects: dict[str, tuple[str, list[bytes]]] = {}
         self.hook: Callable[[int], None] | None = None
+        self.on_open: Callable[[], None] | None = None
+        self.refusal: str | None = None
         self.chunks_read = 0
 
     def put(self, name: str, etag: str, chunks: list[bytes]) -> None:
         self.objects[name] = (etag, chunks)
 
     def open(self, name: str) -> OpenedObject:
+        if self.on_open is not None:
+            self.on_open()
+        if self.refusal is not None:
+            raise SourceError(self.refusal)
         if name not in self.objects:
             raise ObjectGone(f"cannot read oci://bucket@ns/{name}: HTTP 404 ObjectNotFound")
         etag, chunks = self.objects[name]
@@ -116,17 +125,6 @@ class MemoryState:
         self.pending.discard(name)
 
 
-class ManualDeadline(Deadline):
-    """A deadline the test moves by hand."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.left = float("inf")
-
-    def remaining(self) -> float:
-        return self.left
-
-
 class Listener:
     """The Logz.io listener on ``responses``: records what it accepted; ``answer(batch_numbers)`` picks the status."""
 
@@ -161,7 +159,7 @@ def listener() -> Iterator[Listener]:
 @pytest.fixture
 def source() -> MemorySource:
     store = MemorySource()
-    store.put(NAME, "etag-1", [DATA[i : i + 1000] for i in range(0, len(DATA), 1000)])
+    store.put(NAME, "etag-1", chunked(DATA, 1000))
     return store
 
 
@@ -383,7 +381,7 @@ def test_truncated_gzip_ships_everything_before_the_damage_then_fails(
     readable = zlib.decompressobj(31).decompress(cut)
     complete = [n for n, end in enumerate(ENDS) if end <= len(readable)]
     assert 3 < len(complete) < 12
-    source.put(NAME, "etag-1", [cut[i : i + 200] for i in range(0, len(cut), 200)])
+    source.put(NAME, "etag-1", chunked(cut, 200))
 
     report = forward(source, state)
 
@@ -482,11 +480,11 @@ def test_broken_download_resumes_at_the_last_complete_record(
 def test_deadline_near_stops_with_progress_kept_and_a_resume_finishes(
     listener: Listener, source: MemorySource, state: MemoryState
 ) -> None:
-    deadline = ManualDeadline()
+    deadline = ClockDeadline()
 
     def time_runs_out(lines: list[dict[str, Any]]) -> int:
         if lines[0]["n"] == 0:  # batch 1 arrives: from now on less than deadline-margin-seconds (10) is left
-            deadline.left = 5.0  # ... but more than one attempt needs
+            deadline.leave(5.0)  # ... but more than one attempt needs
         return 200
 
     listener.answer = time_runs_out
@@ -513,7 +511,7 @@ def test_mixed_layout_object_stopped_and_resumed_delivers_each_record_once(
     listener: Listener, state: MemoryState
 ) -> None:
     """Offsets saved in one invocation are where the next starts decoding, whatever the record layout."""
-    values = [orjson.loads(line) for line in make_records(30, seed=3)]
+    values = [orjson.loads(line) for line in padded_lines(30, seed=3)]
     parts = []
     for value in values:
         n = value["n"]
@@ -521,14 +519,14 @@ def test_mixed_layout_object_stopped_and_resumed_delivers_each_record_once(
         parts.append(text + (b"" if n % 3 == 1 else b"\r\n"))  # some joined }{, some CRLF, some pretty
     data = gzip.compress(b"".join(parts))
     mixed = MemorySource()
-    mixed.put(NAME, "etag-9", [data[i : i + 97] for i in range(0, len(data), 97)])
-    deadline = ManualDeadline()
+    mixed.put(NAME, "etag-9", chunked(data, 97))
+    deadline = ClockDeadline()
     reads = {"count": 0}
 
     def time_runs_out(_: int) -> None:
         reads["count"] += 1
         if reads["count"] == len(data) // 97 // 2:
-            deadline.left = 5.0
+            deadline.leave(5.0)
 
     mixed.hook = time_runs_out
     first = forward(mixed, state, deadline)
@@ -579,7 +577,7 @@ def test_a_lapsed_lease_is_taken_over_and_delivery_resumes_after_its_progress(
 def test_a_holder_that_lost_its_lease_stops_sending_and_writes_nothing_more(
     listener: Listener, state: MemoryState
 ) -> None:
-    records = make_records(30)
+    records = padded_lines(30)
     long = MemorySource()
     long.put(NAME, "etag-1", [b"".join(line + b"\n" for line in records)])
     lost = threading.Event()
@@ -668,6 +666,48 @@ def test_an_object_deleted_after_forwarding_started_is_settled_as_gone(listener:
     later = forward(MemorySource(), state)
     assert (later.status, later.error, later.failing) == ("gone", None, False)
     assert listener.accepted == []
+
+
+# --- objects that cannot be opened -----------------------------------------------------------------------------
+
+REFUSAL = f"cannot read oci://bucket@ns/{NAME}: HTTP 503 ServiceUnavailable"
+
+
+def test_an_object_finished_before_that_cannot_be_opened_now_keeps_its_record(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    forward(source, state)
+    finished = state.saved[NAME]
+    source.refusal = REFUSAL  # the same event again, while the service has trouble
+    report = forward(source, state)
+    assert (report.status, report.error, report.retry_at) == ("failed", REFUSAL, None)
+    assert state.saved[NAME] is finished, "no failure is recorded over done: catch-up has nothing to retry"
+    assert listener.numbers() == list(range(12))
+
+
+def test_an_object_that_cannot_be_opened_while_another_invocation_takes_it_is_left_to_that_one(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    theirs = leased_to("other-invocation", 60)
+    source.on_open = lambda: state.put(NAME, theirs)  # it took the lease between this one's look and its write
+    source.refusal = REFUSAL
+    report = forward(source, state)
+    assert (report.status, report.error, report.retry_at) == ("failed", REFUSAL, None)
+    assert state.saved[NAME] is theirs, "the failure is not written over the other holder's lease"
+    assert state.history == []
+
+
+def test_an_object_gone_while_another_invocation_takes_it_is_left_to_that_one(
+    listener: Listener, state: MemoryState
+) -> None:
+    state.put(NAME, after_batches(2))
+    theirs = leased_to("other-invocation", 60)
+    deleted = MemorySource()  # the lifecycle rule deleted it
+    deleted.on_open = lambda: state.put(NAME, theirs)
+    report = forward(deleted, state)
+    assert (report.status, report.error, report.loss) == ("in-progress", None, None)
+    assert state.saved[NAME] is theirs, "not settled as gone under the other holder's lease: it settles it"
+    assert state.history == []
 
 
 def test_progress_writes_are_paced_and_the_last_is_never_held_back() -> None:

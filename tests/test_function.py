@@ -12,7 +12,6 @@ import base64
 import itertools
 import json
 import os
-import socket
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,10 +21,10 @@ import pytest
 
 from standins.demo import connector_object
 from standins.listener import Answer, LogzioListenerStandin
-from standins.objectstorage import ObjectStorageStandin
+from standins.objectstorage import Fail, ObjectStorageStandin
 from standins.principal import REGION
 from standins.secrets import SecretsStandIn
-from tests.conftest import TEST_TOKEN, load_event
+from tests.conftest import TEST_TOKEN, FdkFactory, load_event
 from tests.integration_fixtures import StartFunction
 from tests.integration_support import (
     BUCKET,
@@ -44,6 +43,7 @@ from tests.integration_support import (
     put,
     shipped_form,
 )
+from tests.support import closed_port
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.test/20261101T095300Z_20261101T100000Z.0.log.gz"
 BOM = b"\xef\xbb\xbf"
@@ -112,6 +112,31 @@ def test_objects_request_forwards_each_named_object(
     # the objects are forwarded one after the other
     ids = [r["id"] for r in listener.records]
     assert max(ids.index(r["id"]) for r in first) < min(ids.index(r["id"]) for r in second)
+
+
+def test_objects_not_started_before_the_deadline_are_named_with_the_request_that_finishes_them(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """Called with less time than the deadline margin, the function starts nothing, and says so: the objects are
+    marked for catch-up (a marker that cannot be written changes nothing in the answer) and the message offers
+    the request that forwards them now."""
+    function = start_function(deadline_margin_seconds="60")
+    first, second = make_records("late-a", 5), make_records("late-b", 6)
+    put(objectstorage, "audit/a.log.gz", gz(ndjson(first)))
+    put(objectstorage, "audit/b.log.gz", gz(ndjson(second)))
+    objectstorage.inject(Fail(403, "NotAllowed", "injected"), "PutObject", "forwarder-state/.pending/audit/b.log.gz")
+    request = {"objects": ["audit/a.log.gz", "audit/b.log.gz"]}
+    answer = function.invoke(request, deadline=in_seconds(30))
+    assert answer.status == 502, answer.text
+    assert "not every object was forwarded; 2 objects were not started before the deadline. " in answer.text
+    assert f"to finish now, invoke the function with {json.dumps(request)} (progress is kept" in answer.text
+    assert listener.requests == []
+    pending = objectstorage.names(objectstorage.namespace, BUCKET, "forwarder-state/.pending/")
+    assert pending == ["forwarder-state/.pending/audit/a.log.gz"]
+
+    again = function.invoke(request)  # with the agent's usual two minutes
+    assert again.status == 200, again.text
+    assert_each_once(listener.records, first + second)
 
 
 # ----- tricky layouts ---------------------------------------------------------------------------------------------
@@ -368,21 +393,15 @@ def test_a_rejected_token_fails_with_a_clear_message_and_nothing_accepted(
         assert wrong not in text
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _unreachable(start_function: StartFunction, objectstorage: ObjectStorageStandin, cap: int) -> str:
     """Forward 20 records to a closed loopback port with a 3 s deadline; the 502's text."""
-    function = start_function(
-        logzio_url=f"http://127.0.0.1:{_closed_port()}", deadline_margin_seconds="0.5", batch_max_bytes=str(cap)
-    )
-    function.warm_up()
-    etag = put(objectstorage, NAME, gz(ndjson(make_records("unreachable", 20))))
-    answer = function.invoke(event_for(objectstorage, NAME, etag), deadline=in_seconds(3))
+    with closed_port() as port:
+        function = start_function(
+            logzio_url=f"http://127.0.0.1:{port}", deadline_margin_seconds="0.5", batch_max_bytes=str(cap)
+        )
+        function.warm_up()
+        etag = put(objectstorage, NAME, gz(ndjson(make_records("unreachable", 20))))
+        answer = function.invoke(event_for(objectstorage, NAME, etag), deadline=in_seconds(3))
     assert answer.status == 502, answer.text
     return answer.text
 
@@ -557,6 +576,22 @@ def test_a_config_error_fails_naming_the_key(
     assert answer.status == 502
     assert f"config key {key!r}" in answer.text
     assert says in answer.text
+    assert objectstorage.requests == []
+    assert listener.requests == []
+
+
+def test_without_a_resource_principal_the_answer_says_what_is_missing(
+    fdk_function: FdkFactory, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin, seen: Seen
+) -> None:
+    """Run outside OCI Functions (or with the principal's variables lost), the function names what it lacks."""
+    function = Function(fdk_function(principal_env=False), seen)
+    etag = put(objectstorage, NAME, gz(ndjson(make_records("no-principal", 2))))
+    answer = function.invoke(event_for(objectstorage, NAME, etag))
+    assert answer.status == 502
+    assert "no resource principal available (" in answer.text
+    assert "is this running as an OCI Function with a dynamic group and policy that let it read the bucket?" in (
+        answer.text
+    )
     assert objectstorage.requests == []
     assert listener.requests == []
 

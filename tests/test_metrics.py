@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +47,7 @@ from tests.integration_support import (
     put,
     recent_records,
 )
+from tests.support import closed_port
 
 NAME = "audit/ocid1.serviceconnector.oc1.eu-amsterdam-1.metrics/20261101T095300Z_20261101T100000Z.0.log.gz"
 PACKAGE = Path(__file__).resolve().parents[1] / "logzio_forwarder"
@@ -74,11 +74,10 @@ def metrics_lines(function: Function) -> list[str]:
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A loopback port bound but not listening: connecting to it is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        yield int(holder.getsockname()[1])
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections, for the whole test."""
+    with closed_port() as port:
+        yield port
 
 
 # ----- through the fdk socket -------------------------------------------------------------------------------------
@@ -147,11 +146,11 @@ def test_a_failing_monitoring_costs_no_record_and_changes_no_answer(
     objectstorage: ObjectStorageStandin,
     listener: LogzioListenerStandin,
     monitoring: MonitoringStandin,
-    closed_port: int,
+    refused_port: int,
 ) -> None:
     """One post, no retry, a short timeout: a failure is a gap in a chart and one log line, never a later or
     different answer. (A stalled Monitoring is held until the read timeout; nothing is posted late.)"""
-    overrides = {"monitoring-endpoint": f"http://127.0.0.1:{closed_port}"} if failure == "unreachable" else {}
+    overrides = {"monitoring-endpoint": f"http://127.0.0.1:{refused_port}"} if failure == "unreachable" else {}
     function = start_function(overrides)
     if failure == "answers-500":
         monitoring.fail_next(500)

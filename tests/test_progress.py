@@ -315,11 +315,6 @@ def test_an_event_for_the_forwarders_own_progress_object_is_ignored(
 # ----- the command line's replay ----------------------------------------------------------------------------------
 
 
-def api_key_config(tmp_path: Path, objectstorage: ObjectStorageStandin) -> Path:
-    """An OCI CLI config file whose ``[ci]`` profile holds an API key the stand-in accepts."""
-    return commandline.api_key_config(tmp_path, objectstorage, profile="ci")
-
-
 def run_replay_cli(args: list[str], seen: Seen) -> subprocess.CompletedProcess[str]:
     done = run_cli(*args, token=TEST_TOKEN)
     stdout, stderr = done.stdout.decode(), done.stderr.decode()
@@ -333,7 +328,7 @@ def test_the_cli_replay_forwards_a_prefix_with_a_config_file_profile(
     listener: LogzioListenerStandin,
     seen: Seen,
 ) -> None:
-    config = api_key_config(tmp_path, objectstorage)
+    config = commandline.api_key_config(tmp_path, objectstorage, profile="ci")
     now = datetime.now(UTC)
     sources = {
         "audit/y.log.gz": make_records("cli-first", 9),

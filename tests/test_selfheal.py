@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from standins import commandline
 from standins.fdkserver import Invocation
 from standins.listener import LogzioListenerStandin
 from standins.objectstorage import Collide, ObjectStorageStandin
@@ -39,7 +40,6 @@ from tests.integration_support import (
     run_cli,
     started_ago,
 )
-from tests.test_progress import api_key_config
 
 pytestmark = pytest.mark.usefixtures("seen")  # the token is nowhere, every request well formed
 
@@ -263,7 +263,7 @@ def _ignore_errors(call: Callable[[], object]) -> None:
 def test_the_cli_replay_respects_a_live_lease(
     tmp_path: Any, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin, seen: Seen
 ) -> None:
-    config = api_key_config(tmp_path, objectstorage)
+    config = commandline.api_key_config(tmp_path, objectstorage, profile="ci")
     held, free = make_records("leased", 6), make_records("free", 7)
     etag = put(objectstorage, name(1), gz(ndjson(held)), created=datetime.now(UTC) - timedelta(minutes=5))
     put(objectstorage, name(2), gz(ndjson(free)), created=datetime.now(UTC) - timedelta(minutes=4))
@@ -271,10 +271,12 @@ def test_the_cli_replay_respects_a_live_lease(
     record = {"version": 1, "etag": etag, "records": 0, "offset": 0, "lease": {"holder": "fn/other", "until": until}}
     objectstorage.put(objectstorage.namespace, BUCKET, f"forwarder-state/{name(1)}.json", json.dumps(record).encode())
     done = run_cli(
-        "replay", "--namespace", objectstorage.namespace, "--bucket", BUCKET, "--prefix", "audit/",
-        "--config-file", str(config), "--profile", "ci", "--endpoint", objectstorage.url, "--url", listener.url,
+        "replay",
+        *commandline.replay_flags(objectstorage, config, profile="ci"),
+        "--url",
+        listener.url,
         token=TEST_TOKEN,
-    )  # fmt: skip
+    )
     seen.texts += [done.stdout.decode(), done.stderr.decode()]
     assert done.returncode == 0, done.stderr
     reports = [json.loads(line) for line in done.stdout.decode().splitlines()]

@@ -10,15 +10,15 @@
 
 The records come with dots, colons, quotes, backslashes and brackets in names and strings, and now and then a
 subtree too deep, too wide or too long, in the layouts the decoder meets (one line, spaced, pretty-printed, inside a
-Logging entry). Example counts are modest and the examples fixed (derandomized) so CI stays fast and deterministic;
-``SHAPE_HYPOTHESIS_PROFILE=shape-long`` runs thousands of random ones.
+Logging entry). Example counts are modest and the examples fixed (derandomized: the suite's ``ci`` profile,
+``tests/support.py``) so CI stays fast and deterministic; ``pytest --hypothesis-profile=long`` runs thousands of
+random ones.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import shlex
 import shutil
 import sysconfig
@@ -26,30 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from logzio_forwarder.pipeline import indexable
 from logzio_forwarder.pipeline.decode import Record, decode
 from logzio_forwarder.pipeline.indexable import MAX_FIELDS, breaks, clean, python_screen
 from logzio_forwarder.pipeline.shape import MARKER, Shaping, shape
+from tests.support import examples
 
-settings.register_profile(
-    "shape",
-    max_examples=60,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "shape-long",
-    max_examples=3000,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-PROFILE = settings.get_profile(os.environ.get("SHAPE_HYPOTHESIS_PROFILE", "shape"))
+PROFILE = examples(60)
 LINE = 500_000
 REGION = Shaping(region="eu-frankfurt-1")
 

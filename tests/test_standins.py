@@ -23,6 +23,7 @@ import pytest
 import requests
 import urllib3
 
+from standins.demo import audit_records, connector_object
 from standins.fdkserver import REPO_ROOT, FdkServer, FdkStartError, fn_deadline
 from standins.listener import MAX_BODY_BYTES, MAX_LINE_BYTES, Answer, LogzioListenerStandin
 from standins.monitoring import MonitoringStandin
@@ -758,9 +759,6 @@ def test_the_fdk_child_imports_only_from_its_image(tmp_path: Path, principal: Pr
 def test_fixtures_run_the_function_end_to_end(
     fdk_function: FdkFactory, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
-    pytest.importorskip("logzio_forwarder.edge")
-    from standins.demo import audit_records, connector_object
-
     records = audit_records()
     etag = objectstorage.put(objectstorage.namespace, BUCKET, NAME, connector_object(records))
     function = fdk_function()

@@ -101,15 +101,28 @@ def test_a_progress_read_that_fails_fails_the_object_and_catch_up_finishes_it(
     assert_each_once(listener.records, records + other)
 
 
+@pytest.mark.parametrize(
+    ("served", "says"),
+    [
+        (b"\x1f\x8b not json", "is not a JSON object"),
+        (b'{"version": 1, "etag": "e", "records": "ten", "offset": 0}', "is not a progress record"),
+    ],
+    ids=["not-json", "wrong-types"],
+)
 def test_a_progress_record_served_as_garbage_is_not_trusted_and_not_overwritten(
-    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+    served: bytes,
+    says: str,
+    *,
+    function: Function,
+    objectstorage: ObjectStorageStandin,
+    listener: LogzioListenerStandin,
 ) -> None:
     records = with_progress(objectstorage, "garbage-once", 30, delivered=10)
     kept = stored(objectstorage, KEY)
-    objectstorage.inject(Corrupt(b"\x1f\x8b not json"), "GetObject", KEY)
+    objectstorage.inject(Corrupt(served), "GetObject", KEY)
     failed = invoke_event(function, objectstorage, NAME)
     assert failed.status == 502, failed.text
-    assert f"progress record oci://{BUCKET}@{objectstorage.namespace}/{KEY} is not a JSON object" in failed.text
+    assert f"progress record oci://{BUCKET}@{objectstorage.namespace}/{KEY} {says}" in failed.text
     assert "delete it to forward the object from its start" in failed.text
     assert listener.requests == [], "how far delivery got is unknown: nothing is sent"
     assert stored(objectstorage, KEY) == kept, "the record is not overwritten"
@@ -161,6 +174,28 @@ def test_a_pending_marker_that_cannot_be_deleted_costs_nothing_and_catch_up_remo
     assert_each_once(listener.records, records + other)
 
 
+def test_a_pending_marker_of_an_object_that_never_got_a_record_and_is_gone_is_removed_by_catch_up(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """A marker is written before the lease: one whose lease write failed and whose object was then deleted has
+    nothing behind it. The pass that finds the object gone says so (its records never arrived: a loss), records
+    nothing, and removes the marker, so it is said once."""
+    objectstorage.put(objectstorage.namespace, BUCKET, MARKER, b"")  # NAME itself is not in the bucket
+    records = make_records("marker-of-nothing", 5)
+    put(objectstorage, OTHER, gz(ndjson(records)))
+    found = invoke_event(function, objectstorage, OTHER)
+    assert found.status == 502, found.text
+    assert found.text.startswith(f"catch-up: oci://{BUCKET}@{objectstorage.namespace}/{NAME}: gone: ")
+    assert "a listing of its name finds nothing; nothing was read or sent, and nothing will try it again" in found.text
+    assert not exists(objectstorage, KEY), "nothing is recorded for it"
+    assert not exists(objectstorage, MARKER)
+    assert_each_once(listener.records, records)
+
+    again = function.invoke({"objects": [OTHER]})  # a later invocation's pass
+    assert again.status == 200, again.text
+    assert again.json()["catch_up"] == {"finished": 0, "records": 0, "left": 0}
+
+
 def test_a_lease_write_that_fails_sends_nothing_and_catch_up_finishes_the_object(
     start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
@@ -200,6 +235,23 @@ def test_a_listing_that_fails_stops_catch_up_or_a_replay_with_a_clear_error(
     assert replay.status == 502, replay.text
     assert f"cannot list oci://{BUCKET}@{objectstorage.namespace}/audit/*: HTTP 403" in replay.text
     assert_each_once(listener.records, records)
+
+
+def test_a_replay_that_cannot_read_a_progress_record_while_listing_still_forwards_the_object(
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """The replay's look at each record is a first sorting; forwarding reads the record again, so a read that
+    failed once costs nothing (and one that fails again fails that object with the reason, as an event would)."""
+    function = start_function(batch_max_bytes=str(SMALL_CAP))  # its own: reading its complete log stops it
+    records = with_progress(objectstorage, "replay-record", 20, delivered=8)
+    objectstorage.inject(REFUSED, "GetObject", KEY)  # the replay's listing pass
+    answer = function.invoke({"replay": {"prefix": FOLDER}})
+    assert answer.status == 200, answer.text
+    [report] = answer.json()["objects"]
+    assert (report["object"], report["status"], report["resumed_at_record"]) == (NAME, "forwarded", 8)
+    assert_each_once(listener.records, records[8:])
+    function.stop()
+    assert f"replay: cannot read oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403" in function.logs()
 
 
 def test_a_namespace_lookup_that_fails_fails_the_request_before_anything_is_read(
@@ -252,21 +304,45 @@ def test_a_cursor_that_cannot_be_read_leaves_the_invocations_work_alone_and_says
     assert_each_once(listener.records, records)
 
 
-def test_a_cursor_that_is_not_json_starts_again_from_now_and_says_so(
-    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+@pytest.mark.parametrize(
+    ("content", "why", "rewrite"),
+    [
+        (b"\x00\x01", "is not a JSON object", "written at once"),
+        (
+            b'{"version": 2, "first_seen": "2026-11-01T00:00:00+00:00", "marks": {}}',
+            "version 2, not a cursor",
+            "written at once",
+        ),
+        (b"\x00\x01", "is not a JSON object", "refused, then written by the pass"),
+    ],
+    ids=["not-json", "another-version", "rewrite-refused"],
+)
+def test_a_cursor_that_cannot_be_read_starts_again_from_now_and_says_so(
+    content: bytes,
+    why: str,
+    rewrite: str,
+    *,
+    function: Function,
+    objectstorage: ObjectStorageStandin,
+    listener: LogzioListenerStandin,
 ) -> None:
-    objectstorage.put(objectstorage.namespace, BUCKET, CURSOR_KEY, b"\x00\x01")
+    objectstorage.put(objectstorage.namespace, BUCKET, CURSOR_KEY, content)
+    if rewrite.startswith("refused"):
+        objectstorage.inject(REFUSED, "PutObject", CURSOR_KEY)  # the restart's own write; the pass's save follows
     records = make_records("cursor-garbage", 8)
     put(objectstorage, NAME, gz(ndjson(records)))
     before = datetime.now(UTC)
     answer = invoke_event(function, objectstorage, NAME)
     assert answer.status == 200, answer.text
     error = answer.json()["catch_up"]["error"]
-    assert "could not be read" in error
+    assert f"the catch-up cursor oci://{BUCKET}@{objectstorage.namespace}/{CURSOR_KEY} could not be read (" in error
+    assert why in error
     assert "it starts again from now" in error
     assert "replay them" in error
     cursor = json.loads(stored(objectstorage, CURSOR_KEY))
     assert before <= datetime.fromisoformat(cursor["first_seen"]) <= datetime.now(UTC)
+    writes = [r.status for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == CURSOR_KEY]
+    assert writes == [403 if rewrite.startswith("refused") else 200, 200], "the pass saves its marks after"
     assert_each_once(listener.records, records)
 
 

@@ -92,6 +92,30 @@ def test_missing_secret_names_the_ocid(signer: Any, secrets: SecretsStandIn) -> 
     assert secrets.request_count == 1, "a 404 is not retried"
 
 
+def test_a_request_the_service_finds_invalid_is_a_config_error_with_its_reason(
+    signer: Any, secrets: SecretsStandIn
+) -> None:
+    secrets.fail_next(1, status=400)
+    with pytest.raises(ConfigError) as caught:
+        VaultToken(SECRET_ID, signer, endpoint=secrets.endpoint).token()
+    assert caught.value.key == "logzio-token-secret-id"
+    reason = "HTTP 400 InvalidParameter (stand-in failure (400))"
+    assert f"could not read Vault secret {SECRET_ID}: {reason}" in str(caught.value)
+    assert secrets.request_count == 1, "a 400 is not retried"
+
+
+def test_a_secret_that_is_not_utf8_text_is_a_config_error_that_shows_none_of_it(
+    signer: Any, secrets: SecretsStandIn
+) -> None:
+    secrets.set_secret(SECRET_ID, b"\xff\xfe" + TOKEN.encode())  # uploaded from a file in another encoding
+    with pytest.raises(ConfigError) as caught:
+        VaultToken(SECRET_ID, signer, endpoint=secrets.endpoint).token()
+    assert caught.value.key == "logzio-token-secret-id"
+    assert f"Vault secret {SECRET_ID} does not hold UTF-8 text (base64 or encoding error)" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+    assert caught.value.__suppress_context__
+
+
 def test_unsigned_request_is_rejected_clearly(principal: Principal, secrets: SecretsStandIn) -> None:
     from oci.auth.signers import SecurityTokenSigner
 
