@@ -1,5 +1,6 @@
 """Small helpers the unit and end-to-end tests share, one per purpose: a port that refuses connections, a byte
-string in chunks, a deadline on a clock only the test moves, children Ctrl-C reaches, and the Hypothesis profiles.
+string in chunks, a deadline on a clock only the test moves, children Ctrl-C reaches, the Hypothesis profiles and
+the JSON values the property tests draw.
 
 Hypothesis: ``conftest.py`` loads the ``ci`` profile (:func:`hypothesis_profiles`), so every property test runs the
 same derandomized examples on every machine; ``pytest --hypothesis-profile=long`` runs thousands of random ones.
@@ -13,12 +14,24 @@ import signal
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from logzio_forwarder.deadline import Deadline
 
-__all__ = ["ClockDeadline", "chunked", "closed_port", "cut", "examples", "hypothesis_profiles", "interruptible"]
+__all__ = [
+    "ClockDeadline",
+    "chunked",
+    "closed_port",
+    "cut",
+    "examples",
+    "hypothesis_profiles",
+    "interruptible",
+    "json_scalars",
+    "json_values",
+]
 
 
 def hypothesis_profiles() -> None:
@@ -35,6 +48,29 @@ def examples(count: int) -> settings:
     if settings.get_current_profile_name() != "ci":
         return settings()
     return settings(max_examples=count)
+
+
+def json_scalars(text: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """A JSON leaf: null, a boolean, an integer beyond 64 bits too, a finite float, or ``text``."""
+    return (
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**30), 10**30)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | text
+    )
+
+
+def json_values(
+    scalars: st.SearchStrategy[Any], names: st.SearchStrategy[str], *, width: int, leaves: int
+) -> st.SearchStrategy[Any]:
+    """Any JSON value built of ``scalars``, nested in lists of up to three items and objects of up to ``width``
+    members named by ``names``, at most ``leaves`` leaves in all."""
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=width),
+        max_leaves=leaves,
+    )
 
 
 @contextmanager

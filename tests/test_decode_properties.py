@@ -27,23 +27,14 @@ from hypothesis import strategies as st
 from logzio_forwarder.pipeline import decode as decode_module
 from logzio_forwarder.pipeline.decode import BOM, Item, Record, decode
 from tests.decode_reference import as_expected, check_items, reference
-from tests.support import cut, examples
+from tests.support import cut, examples, json_scalars, json_values
 
 PROFILE = examples(60)
 
 _TEXT = st.text(alphabet=st.sampled_from(list('{}[]"\\\n\r\t:,/ aé日🎉\x00\x1f')), max_size=10) | st.sampled_from(
     ["}{", '"}{"', '}{\\"x', "x}{y", "{}", '"}'],
 )
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(10**30), 10**30)  # beyond 64 bits too
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | _TEXT
-)
-_JSON = st.recursive(
-    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=8
-)
+_JSON = json_values(json_scalars(_TEXT), _TEXT, width=3, leaves=8)
 _RECORDS = st.dictionaries(_TEXT, _JSON, max_size=4)
 PATHOLOGICAL = {"s": '"}{' * 2000, "t": "}{" * 2000}
 """A record with thousands of ``}{`` inside its strings: joined or damaged, it must cost linear time (the explicit

@@ -33,7 +33,7 @@ from logzio_forwarder.pipeline import indexable
 from logzio_forwarder.pipeline.decode import Record, decode
 from logzio_forwarder.pipeline.indexable import MAX_FIELDS, breaks, clean, python_screen
 from logzio_forwarder.pipeline.shape import MARKER, Shaping, shape
-from tests.support import examples
+from tests.support import examples, json_scalars, json_values
 
 PROFILE = examples(60)
 LINE = 500_000
@@ -61,16 +61,8 @@ _SPECIAL = st.one_of(
     st.sampled_from([32_699, 32_700, 32_701, 70_000]).map(lambda n: "x" * n),  # around the longest value
     st.just({"k" * 32_701: 1}),  # a name too long
 )
-_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(10**30), 10**30)  # beyond 64 bits too
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | _TEXT
-)
-_JSON = st.recursive(
-    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_NAMES, inner, max_size=4), max_leaves=24
-)
+_SCALARS = json_scalars(_TEXT)
+_JSON = json_values(_SCALARS, _NAMES, width=4, leaves=24)
 _VALUES = _JSON | _SPECIAL
 _TIMES = st.sampled_from(["2026-11-01T09:55:01.800Z", "2026-11-01T09:55:01Z"]) | _SCALARS
 RECORDS = st.builds(
@@ -88,11 +80,7 @@ RECORDS = st.builds(
 _PLAIN_NAMES = st.text(alphabet=st.sampled_from([c for c in _CHARS if c != "."]), max_size=6).filter(
     lambda name: name not in ("@timestamp", "eventType", "forwarder", "time", "type")
 )
-_PLAIN = st.recursive(
-    _SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_PLAIN_NAMES, inner, max_size=4),
-    max_leaves=24,
-)
+_PLAIN = json_values(_SCALARS, _PLAIN_NAMES, width=4, leaves=24)
 CLEAN_RECORDS = st.builds(
     lambda time, rest, kind: {"time": time, **rest, **({"type": kind} if kind is not None else {})},
     st.sampled_from(["2026-11-01T09:55:01.800Z", "not a date", 'é}{\\"']),
