@@ -6,6 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APP    ?= logzio
 FN     ?= logzio-from-bucket
+# Defined before any rule names them: make expands a rule's prerequisites as it reads the rule.
+IMAGE       ?= .image
+IMAGE_TESTS ?= tests/test_function.py tests/test_metrics.py tests/test_standins.py::test_the_fdk_child_imports_only_from_its_image
 
 .PHONY: help venv test lint check-iac demo bench fuzz stack apply deploy configure replay clean image-tree image-test lock
 
@@ -87,8 +90,6 @@ bench: venv $(IMAGE)/.python-built $(IMAGE)/full/.python-built
 # --require-hashes from requirements.lock, pruned to deploy/image/keep.txt, checked). `make image-test` runs the
 # fdk end-to-end tests and the demo from it under `python3 -S` (FDK_IMAGE, standins/fdkserver.py), with the image's
 # /function staged beside it as the Dockerfile copies it. CI runs image-test (.ci/run).
-IMAGE       ?= .image
-IMAGE_TESTS ?= tests/test_function.py tests/test_metrics.py tests/test_standins.py::test_the_fdk_child_imports_only_from_its_image
 
 image-tree:
 	@test -n "$(DIR)" || { echo "usage: make image-tree DIR=<empty or new directory>"; exit 2; }
