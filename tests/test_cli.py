@@ -591,7 +591,9 @@ def test_replay_of_a_bucket_that_is_not_there_names_the_flags(
 ) -> None:
     flags = replay_flags(objectstorage, api_key_config(tmp_path, objectstorage))
     flags[flags.index("--bucket") + 1] = "no_such_bucket"
-    result = run("replay", *flags, "--url", "listener.example:8071", token=TEST_TOKEN)
+    # A BucketNotFound is retried with backoff while the deadline allows (it can be IAM propagation): a second of
+    # --deadline keeps the test off the clock (without one, the retries took ~10 s).
+    result = run("replay", *flags, "--url", "listener.example:8071", "--deadline", "1", token=TEST_TOKEN)
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
     assert "BucketNotFound" in line
