@@ -90,6 +90,9 @@ SHAPED_NAMES = ("@timestamp", "eventType", "forwarder")
 """Top-level names shaping writes itself (``eventType`` is the record's ``type``, renamed)."""
 MAX_KEYS = MAX_FIELDS - ADDED_FIELDS
 """The most member names a record shaping splices may hold (a bound on the fields Logz.io counts)."""
+_SHAPED_OR_ESCAPED = (*(b'"%s"' % name.encode() for name in SHAPED_NAMES), b"\\u")
+"""What :func:`python_screen` looks for anywhere in a line: a name shaping writes, or a unicode escape (which could
+spell one)."""
 SHAPED = -2
 """:func:`screen`: the record has a top-level name shaping writes (or an escaped top-level name): parse it."""
 BREAKS = -1
@@ -112,16 +115,10 @@ def screen(raw: bytes, max_keys: int = MAX_KEYS) -> int:
     return python_screen(raw, max_keys)
 
 
-def clean(raw: bytes) -> bool:
-    """Whether a record's single-line JSON certainly breaks no rule and names nothing shaping writes."""
-    return screen(raw) >= 0
-
-
 def python_screen(raw: bytes, max_keys: int = MAX_KEYS) -> int:
     """:func:`screen` in Python, and the reference the compiled screen is tested against. It looks for the names
     shaping writes anywhere in the line, not only at its top, and takes any unicode escape for one."""
-    names = (b'"@timestamp"', b'"eventType"', b'"forwarder"', b"\\u")
-    if any(raw.find(name) >= 0 for name in names):
+    if any(raw.find(name) >= 0 for name in _SHAPED_OR_ESCAPED):
         return SHAPED
     if not python_clean(raw, max_keys):
         return BREAKS
@@ -368,7 +365,7 @@ class Reshaper:
         for key, child in value.items():
             name = key
             if "." in key:
-                name = _free(key.replace(".", "_"), value, out)
+                name = free_name(key.replace(".", "_"), value, out)
                 self.notes.renamed.append({"from": pointer((*path, key)), "to": pointer((*path, name))})
             out[name] = self._value(child, level + 1, (*path, name))
         return out
@@ -460,11 +457,11 @@ def _related(path: tuple[str, ...], keep: tuple[str, ...]) -> bool:
     return path[:shorter] == keep[:shorter]
 
 
-def _free(name: str, original: dict[str, Any], taken: dict[str, Any]) -> str:
-    """``name``, or ``name_1``, ``name_2``… if the object already has (or will have) a field of that name."""
-    if name not in original and name not in taken:
+def free_name(name: str, *taken: dict[str, Any]) -> str:
+    """``name``, or ``name_1``, ``name_2``… if any of ``taken`` already has (or will have) a field of that name."""
+    if not any(name in t for t in taken):
         return name
     number = 1
-    while f"{name}_{number}" in original or f"{name}_{number}" in taken:
+    while any(f"{name}_{number}" in t for t in taken):
         number += 1
     return f"{name}_{number}"

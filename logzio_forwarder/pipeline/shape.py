@@ -41,6 +41,7 @@ from .indexable import (
     Reshaper,
     Unfit,
     compact,
+    free_name,
     parts,
     pointer,
     screen,
@@ -167,9 +168,15 @@ def _spliced(raw: bytes, time: str, shaping: Shaping, tail: bytes, *, rename: bo
     cut = screen(raw)
     if cut == SHAPED or (shaping.reshape and (cut == BREAKS or (rename and cut == 0))):
         return None
+    return _stamped(raw, time, cut if shaping.reshape and rename else 0, tail)
+
+
+def _stamped(raw: bytes, stamp: str, cut: int, tail: bytes) -> bytes:
+    """The line spliced from a record's bytes: ``@timestamp`` in front, ``tail`` at the end, and when ``cut`` > 0
+    the ``type`` member that starts there (``,"type":"…"}``, found by the screen) renamed ``eventType``."""
     body = memoryview(raw)  # joined without copying the slices first
-    head = b'{"@timestamp":' + orjson.dumps(time) + b","
-    if not shaping.reshape or not rename:
+    head = b'{"@timestamp":' + orjson.dumps(stamp) + b","
+    if cut <= 0:
         return b"".join((head, body[1:-1], tail))
     return b"".join((head, body[1:cut], b',"eventType":', body[cut + 8 : -1], tail))
 
@@ -231,7 +238,7 @@ def _reshaped(
         if key == "type" and moves_type:
             name = TYPE_FIELD
         elif key in ("@timestamp", MARKER) or (key == TYPE_FIELD and moves_type):
-            name = _free(key, value, top)
+            name = free_name(key, value, top)
             reshaper.notes.renamed.append({"from": pointer((key,)), "to": pointer((name,))})
         else:
             name = key
@@ -270,18 +277,7 @@ def _unchanged(raw: bytes, value: dict[str, Any], stamp: str, shaping: Shaping) 
     cut = screen(raw) if len(raw) > 2 else SHAPED
     if cut < 0 or ("type" in value and cut == 0):
         return None
-    head = b'{"@timestamp":' + orjson.dumps(stamp) + b","
-    if "type" not in value:
-        return head + raw[1:-1] + shaping.tail
-    return b"".join((head, raw[1:cut], b',"eventType":', raw[cut + 8 : -1], shaping.tail))
-
-
-def _free(name: str, *taken: dict[str, Any]) -> str:
-    """``name_1``, ``name_2``…: the first that none of ``taken`` has."""
-    number = 1
-    while any(f"{name}_{number}" in t for t in taken):
-        number += 1
-    return f"{name}_{number}"
+    return _stamped(raw, stamp, cut if "type" in value else 0, shaping.tail)
 
 
 def _now() -> str:
