@@ -223,16 +223,25 @@ def forwarded(function: Function, objectstorage: ObjectStorageStandin, name: str
     return answer.json()
 
 
+STATE_PREFIX = "forwarder-state/"
+CURSOR_KEY = STATE_PREFIX + ".catch-up.json"
+
+
 def progress_of(objectstorage: ObjectStorageStandin, name: str) -> dict[str, Any]:
     """The progress object the function keeps for ``name``."""
-    value: dict[str, Any] = json.loads(
-        objectstorage.get(objectstorage.namespace, BUCKET, f"forwarder-state/{name}.json")
-    )
+    value: dict[str, Any] = json.loads(objectstorage.get(objectstorage.namespace, BUCKET, f"{STATE_PREFIX}{name}.json"))
     return value
 
 
-STATE_PREFIX = "forwarder-state/"
-CURSOR_KEY = STATE_PREFIX + ".catch-up.json"
+def progress_left(
+    objectstorage: ObjectStorageStandin, name: str, records: list[dict[str, Any]], delivered: int, *, batches: int = 1
+) -> None:
+    """The progress record an earlier invocation left for ``name`` (already stored, holding ``records``): the first
+    ``delivered`` records acknowledged in ``batches`` batches, then it stopped without a lease."""
+    etag = objectstorage.stat(objectstorage.namespace, BUCKET, name).etag
+    record = {"version": 1, "etag": etag, "records": delivered, "offset": record_ends(records)[delivered - 1]}
+    record["batches"] = batches
+    objectstorage.put(objectstorage.namespace, BUCKET, f"{STATE_PREFIX}{name}.json", json.dumps(record).encode())
 
 
 def started_ago(objectstorage: ObjectStorageStandin, ago: timedelta) -> None:

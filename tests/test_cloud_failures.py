@@ -40,9 +40,9 @@ from tests.integration_support import (
     invoke_event,
     make_records,
     ndjson,
+    progress_left,
     progress_of,
     put,
-    record_ends,
     started_ago,
     summaries,
 )
@@ -56,13 +56,6 @@ KEY = f"{STATE_PREFIX}{NAME}.json"
 
 def name(n: int) -> str:
     return connector_name(FOLDER, n)
-
-
-def started_earlier(objectstorage: ObjectStorageStandin, records: list[dict[str, Any]], delivered: int) -> None:
-    """The progress an earlier invocation left for NAME: ``delivered`` records acknowledged, then it stopped."""
-    etag = objectstorage.stat(objectstorage.namespace, BUCKET, NAME).etag
-    record = {"version": 1, "etag": etag, "records": delivered, "offset": record_ends(records)[delivered - 1]}
-    objectstorage.put(objectstorage.namespace, BUCKET, KEY, json.dumps({**record, "batches": 1}).encode())
 
 
 def listings_of(objectstorage: ObjectStorageStandin, prefix: str) -> int:
@@ -122,7 +115,7 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     function.warm_up()
     records = make_records(f"not-gone-{code}-{listing}", 30)
     put(objectstorage, NAME, gz(ndjson(records)))
-    started_earlier(objectstorage, records, delivered=10)
+    progress_left(objectstorage, NAME, records, delivered=10)
     objectstorage.inject(Fail(404, code), "GetObject", NAME, times=100)
     if listing == "fails":
         objectstorage.inject(Fail(403, "NotAllowed", "injected"), "ListObjects", NAME)
@@ -157,7 +150,7 @@ def test_an_object_deleted_after_its_forwarding_started_is_settled_gone_once_a_l
 ) -> None:
     records = make_records("deleted", 30)
     put(objectstorage, NAME, gz(ndjson(records)))
-    started_earlier(objectstorage, records, delivered=10)
+    progress_left(objectstorage, NAME, records, delivered=10)
     objectstorage.delete(objectstorage.namespace, BUCKET, NAME)  # the lifecycle rule took it
 
     answer = function.invoke({"objects": [NAME]})

@@ -32,9 +32,9 @@ from tests.integration_support import (
     lease_lapsed,
     make_records,
     ndjson,
+    progress_left,
     progress_of,
     put,
-    record_ends,
     started_ago,
     summaries,
 )
@@ -61,9 +61,8 @@ def exists(objectstorage: ObjectStorageStandin, key: str) -> bool:
 def with_progress(objectstorage: ObjectStorageStandin, tag: str, count: int, delivered: int) -> list[dict[str, Any]]:
     """NAME with ``count`` records, of which an earlier invocation delivered ``delivered`` (and then stopped)."""
     records = make_records(tag, count)
-    etag = put(objectstorage, NAME, gz(ndjson(records)))
-    record = {"version": 1, "etag": etag, "records": delivered, "offset": record_ends(records)[delivered - 1]}
-    objectstorage.put(objectstorage.namespace, BUCKET, KEY, json.dumps({**record, "batches": 2}).encode())
+    put(objectstorage, NAME, gz(ndjson(records)))
+    progress_left(objectstorage, NAME, records, delivered, batches=2)
     return records
 
 
