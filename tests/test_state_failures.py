@@ -365,6 +365,8 @@ def test_a_cursor_created_by_another_invocation_at_the_same_moment_keeps_its_sta
     caught = answer.json()["catch_up"]["objects"]
     assert [(o["object"], o["status"]) for o in caught] == [(connector_name(FOLDER, 0), "forwarded")]
     assert_each_once(listener.records, missed + records)
+    function.stop()
+    assert "catch-up cursor not read" not in function.logs(), "a race at creation reads the winner's cursor at once"
 
 
 def test_marks_that_cannot_be_saved_cost_a_longer_walk_next_time_and_nothing_else(
@@ -478,5 +480,7 @@ def test_the_sdk_retrying_the_forwarders_own_conditional_write_is_not_a_lost_lea
         (r.fault, r.status) for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == KEY
     ]
     assert writes[which : which + 2] == [("LoseAnswer", 200), ("", 412)], "the retry met the write it repeated"
+    marked = [r.status for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == MARKER]
+    assert marked == [200], "the object was claimed once: the 412 was read as this holder's own write"
     assert progress_of(objectstorage, NAME)["done"] is True
     assert_each_once(listener.records, records)
