@@ -71,3 +71,12 @@ def start_function(fdk_function: FdkFactory, seen: Seen) -> StartFunction:
         return Function(fdk_function(overrides, **keywords), seen)
 
     return start
+
+
+@pytest.fixture
+def hurried(start_function: StartFunction) -> Function:
+    """A warm function of its own with a one-second deadline margin, for an invocation given a short deadline (a
+    failure's retries end with it): warm, so that deadline is spent on the work under test, not on imports."""
+    function = start_function(batch_max_bytes=str(SMALL_CAP), deadline_margin_seconds="1")
+    function.warm_up()
+    return function

@@ -76,6 +76,11 @@ class Function:
         """Everything fdk and the function printed; complete only after :meth:`stop` (readers are threads)."""
         return self.server.logs()
 
+    def final_logs(self) -> str:
+        """Stop the function, then everything it printed (complete: the readers have finished)."""
+        self.stop()
+        return self.logs()
+
     def stop(self) -> None:
         """Stop the server and wait for its output readers, so :meth:`logs` is complete."""
         self.server.stop()

@@ -107,12 +107,10 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     listing: str,
     why: str,
     *,
-    start_function: StartFunction,
+    hurried: Function,
     objectstorage: ObjectStorageStandin,
     listener: LogzioListenerStandin,
 ) -> None:
-    function = start_function(batch_max_bytes=str(SMALL_CAP), deadline_margin_seconds="1")
-    function.warm_up()
     records = make_records(f"not-gone-{code}-{listing}", 30)
     put(objectstorage, NAME, gz(ndjson(records)))
     progress_left(objectstorage, NAME, records, delivered=10)
@@ -120,7 +118,7 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     if listing == "fails":
         objectstorage.inject(Fail(403, "NotAllowed", "injected"), "ListObjects", NAME)
 
-    failed = function.invoke({"objects": [NAME]}, deadline=in_seconds(8))  # a short deadline bounds the retries
+    failed = hurried.invoke({"objects": [NAME]}, deadline=in_seconds(8))  # a short deadline bounds the retries
     assert failed.status == 502, failed.text
     assert f"HTTP 404 {code}" in failed.text, why
     assert "Catch-up finishes them in later invocations" in failed.text
@@ -137,12 +135,66 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     assert listings_of(objectstorage, NAME) == (1 if code == "ObjectNotFound" else 0)
 
     objectstorage.heal()  # the policy propagated; the next invocation (here a request for it) finishes it
-    finish_by_request(function, NAME, resumed_at=10)
+    finish_by_request(hurried, NAME, resumed_at=10)
     assert_each_once(listener.records, records[10:])
     if listing == "fails":
-        function.stop()
+        hurried.stop()
         said = f"{NAME} answered HTTP 404 ObjectNotFound: injected failure and could not be listed to confirm it"
-        assert said in function.logs()
+        assert said in hurried.logs()
+
+
+@pytest.mark.parametrize("code", ["BucketNotFound", "NotAuthorizedOrNotFound"])
+def test_a_progress_record_answered_with_a_404_that_is_not_object_not_found_is_not_taken_as_absent(
+    code: str, hurried: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """Read as "no record", the object would be forwarded from its start again and its record overwritten."""
+    records = make_records(f"record-404-{code}", 30)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    progress_left(objectstorage, NAME, records, delivered=10)
+    kept = objectstorage.get(objectstorage.namespace, BUCKET, KEY)
+    objectstorage.inject(Fail(404, code), "GetObject", KEY, times=100)
+
+    failed = hurried.invoke({"objects": [NAME]}, deadline=in_seconds(6))
+    assert failed.status == 502, failed.text
+    assert f"HTTP 404 {code}" in failed.text
+    assert listener.requests == []
+    assert objectstorage.get(objectstorage.namespace, BUCKET, KEY) == kept, "the record is left as it was"
+    assert [r for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == KEY] == []
+
+    objectstorage.heal()
+    finish_by_request(hurried, NAME, resumed_at=10)
+    assert_each_once(listener.records, records[10:])
+
+
+def test_a_cursor_answered_with_a_404_that_is_not_object_not_found_is_not_created_again(
+    hurried: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """Read as "no cursor", the pass would draw a new starting line and forget the objects before it."""
+    first_seen = json.loads(objectstorage.get(objectstorage.namespace, BUCKET, CURSOR_KEY))["first_seen"]
+    records = make_records("cursor-404", 5)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(Fail(404, "NotAuthorizedOrNotFound"), "GetObject", CURSOR_KEY, times=100)
+    start = len(objectstorage.requests)
+
+    answer = invoke_event(hurried, objectstorage, NAME, deadline=in_seconds(8))
+    assert answer.status == 200, answer.text
+    assert (answer.json()["status"], answer.json()["records"]) == ("forwarded", 5), "the event's own work is done"
+    assert "HTTP 404 NotAuthorizedOrNotFound" in answer.json()["catch_up"]["error"]
+    writes = [r for r in objectstorage.requests[start:] if r.operation == "PutObject" and r.object_name == CURSOR_KEY]
+    assert writes == [], "no cursor created over one that could not be read"
+    assert json.loads(objectstorage.get(objectstorage.namespace, BUCKET, CURSOR_KEY))["first_seen"] == first_seen
+    assert_each_once(listener.records, records)
+
+
+def test_an_object_not_found_is_believed_at_once(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """``ObjectNotFound`` is the one 404 that means absence: not retried (the others are), for the record and the
+    object alike."""
+    answer = function.invoke({"objects": [NAME]})
+    assert answer.status == 502, answer.text
+    gets = [(r.object_name, r.status) for r in objectstorage.requests if r.object_name in (KEY, NAME)]
+    assert gets == [(KEY, 404), (NAME, 404)]
 
 
 def test_an_object_deleted_after_its_forwarding_started_is_settled_gone_once_a_listing_agrees(
@@ -184,19 +236,26 @@ def test_an_objects_request_for_a_missing_object_says_it_does_not_exist_and_prom
 def test_the_first_invocation_fails_in_a_listener_outage_and_still_draws_the_starting_line(
     start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
-    """The first invocation on a fresh bucket fails at its deadline during a listener outage; an object then lands
-    with no event; the next event, for another object, finishes both."""
+    """The first invocation on a fresh bucket fails at its deadline during a listener outage (the listener takes
+    the batch and never answers, so no time is left for a catch-up pass); an object then lands with no event; the
+    next event, for another object, finishes both."""
     function = start_function(batch_max_bytes=str(SMALL_CAP), deadline_margin_seconds="1", catch_up_after_seconds="1")
     a, b, c = make_records("outage-a", 20), make_records("outage-b", 12), make_records("outage-c", 7)
     put(objectstorage, name(1), gz(ndjson(a)))
     listener.fail_always(503)
+    listener.hold_after(0)
     before = datetime.now(UTC)
     failed = invoke_event(function, objectstorage, name(1), deadline=in_seconds(4))  # no warm-up: the very first
     assert failed.status == 502, failed.text
     assert "Catch-up finishes them in later invocations" in failed.text
+    assert [r for r in objectstorage.requests if r.operation == "ListObjects"] == [], "no catch-up pass ran"
+    assert objectstorage.exists(objectstorage.namespace, BUCKET, CURSOR_KEY), "the failed invocation drew the line"
     cursor = json.loads(objectstorage.get(objectstorage.namespace, BUCKET, CURSOR_KEY))
     assert before <= datetime.fromisoformat(cursor["first_seen"]) <= datetime.now(UTC), "drawn by the failed one"
 
+    held = listener.arrived
+    listener.release()  # the held batch is answered 503, to nobody
+    listener.wait_for(recorded=held)
     listener.heal()
     started_ago(objectstorage, timedelta(hours=1))  # as if the outage was an hour ago
     put(objectstorage, name(2), gz(ndjson(b)), created=datetime.now(UTC) - timedelta(minutes=30))  # no event comes

@@ -19,7 +19,7 @@ import responses
 
 from logzio_forwarder.config import Secret, Settings, load_settings
 from logzio_forwarder.deadline import Deadline, parse_time
-from logzio_forwarder.errors import Conflict, ObjectGone, SourceError
+from logzio_forwarder.errors import Conflict, ObjectGone, SourceError, StateError
 from logzio_forwarder.forward import Forwarder, ObjectReport
 from logzio_forwarder.lease import Holder, Leases
 from logzio_forwarder.pipeline.ship import RetryPolicy, Shipper
@@ -708,6 +708,42 @@ def test_an_object_gone_while_another_invocation_takes_it_is_left_to_that_one(
     assert (report.status, report.error, report.loss) == ("in-progress", None, None)
     assert state.saved[NAME] is theirs, "not settled as gone under the other holder's lease: it settles it"
     assert state.history == []
+
+
+def test_an_object_finished_by_another_invocation_between_the_look_and_the_lease_is_not_sent_again(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    source.on_open = lambda: state.put(NAME, after_batches(4, done=True))  # it finished the object meanwhile
+    report = forward(source, state)
+    assert report.status == "already-forwarded"
+    assert listener.accepted == []
+
+
+def test_an_object_released_by_another_invocation_between_the_look_and_the_lease_is_resumed_after_its_progress(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    released = dataclasses.replace(after_batches(2), error="HTTP 503")  # it failed and let its lease go
+    source.on_open = lambda: state.put(NAME, released)
+    report = forward(source, state)
+    assert (report.status, report.resumed_at_record) == ("forwarded", 2 * PER_BATCH)
+    assert listener.numbers() == list(range(2 * PER_BATCH, 4 * PER_BATCH))
+
+
+def test_a_release_that_fails_after_a_listener_failure_reports_both_reasons(
+    listener: Listener, source: MemorySource, state: MemoryState
+) -> None:
+    def refuse_the_release(progress: Progress) -> None:
+        if progress.lease is None:
+            raise StateError("cannot write the record: HTTP 403")
+
+    listener.answer = lambda lines: 503 if lines[0]["n"] >= 2 * PER_BATCH else 200
+    state.before_save = refuse_the_release
+    report = forward(source, state)
+    assert report.status == "failed"
+    assert report.error is not None
+    assert "503" in report.error, "the listener's reason, the cause, stays first"
+    assert "; also, cannot write the record: HTTP 403" in report.error
+    assert (report.delivered_through_record, report.not_delivered) == (2 * PER_BATCH, 2 * PER_BATCH)
 
 
 def test_progress_writes_are_paced_and_the_last_is_never_held_back() -> None:

@@ -69,8 +69,7 @@ def invoke_ok(function: Function, objectstorage: ObjectStorageStandin, name: str
 
 def metrics_lines(function: Function) -> list[str]:
     """The function's log lines about Monitoring; stops it to complete the logs (never the shared function)."""
-    function.stop()
-    return [line for line in function.logs().splitlines() if "Monitoring" in line]
+    return [line for line in function.final_logs().splitlines() if "Monitoring" in line]
 
 
 @pytest.fixture

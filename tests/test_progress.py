@@ -54,10 +54,8 @@ def delivered_through(text: str) -> int:
 
 
 def test_listener_failing_for_good_then_a_replay_delivers_the_rest_once(
-    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+    hurried: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
-    function = start_function(batch_max_bytes=str(SMALL_CAP), deadline_margin_seconds="1")
-    function.warm_up()
     records = make_records("forgood", 40)
     etag = put(objectstorage, NAME, gz(ndjson(records)))
     # The first two batches are acknowledged, every later request fails (503). The first answer is slow, so the
@@ -65,7 +63,7 @@ def test_listener_failing_for_good_then_a_replay_delivers_the_rest_once(
     listener.script("slow:0.5")
     listener.fail_after(1, 503)
     deadline = in_seconds(3.5).replace(microsecond=0)  # Fn-Deadline carries whole seconds
-    answer = function.invoke(event_for(objectstorage, NAME, etag), deadline=deadline)
+    answer = hurried.invoke(event_for(objectstorage, NAME, etag), deadline=deadline)
     assert datetime.now(UTC) < deadline, "the invocation fails before its deadline"
     assert answer.status == 502, answer.text
     first = delivered_through(answer.text)
@@ -80,7 +78,7 @@ def test_listener_failing_for_good_then_a_replay_delivers_the_rest_once(
     assert saved["offset"] == record_ends(records)[first - 1]
 
     listener.heal()
-    replay = function.invoke({"replay": {"prefix": "audit/"}})
+    replay = hurried.invoke({"replay": {"prefix": "audit/"}})
     assert replay.status == 200, replay.text
     assert (replay.json()["left"], replay.json()["complete"]) == ([], True)
     (report,) = replay.json()["objects"]

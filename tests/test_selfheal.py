@@ -89,23 +89,20 @@ def test_a_failed_object_and_a_missed_one_are_finished_by_the_next_event_without
     assert_each_once(listener.records, a + b + c)
     assert all(progress_of(objectstorage, key)["done"] for key in (name(1), name(2), name(3)))
     assert objectstorage.names(objectstorage.namespace, BUCKET, "forwarder-state/.pending/") == []
-    function.stop()
-    assert '"catch_up":{"finished":2,"records":34,"left":0' in function.logs(), "the summary line says it too"
+    assert '"catch_up":{"finished":2,"records":34,"left":0' in function.final_logs(), "the summary line says it too"
 
 
 def test_a_failing_object_is_retried_at_growing_intervals_not_by_every_invocation(
-    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+    hurried: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
-    function = start_function(batch_max_bytes=str(SMALL_CAP), deadline_margin_seconds="1")
-    function.warm_up()
     first, second = make_records("retry-1", 10), make_records("retry-2", 6)
     put(objectstorage, name(1), gz(ndjson(first)))
     listener.fail_always(503)
-    assert invoke_event(function, objectstorage, name(1), deadline=in_seconds(3)).status == 502
+    assert invoke_event(hurried, objectstorage, name(1), deadline=in_seconds(3)).status == 502
     assert progress_of(objectstorage, name(1))["failures"] == 1
 
     # still down: the next invocation (its own object does not exist) retries #1 in its catch-up, which fails again
-    again = function.invoke({"objects": ["audit/none/absent.log.gz"]}, deadline=in_seconds(4))
+    again = hurried.invoke({"objects": ["audit/none/absent.log.gz"]}, deadline=in_seconds(4))
     assert again.status == 502
     assert name(1) not in again.text, "a catch-up object failing again does not fail the invocation"
     saved = progress_of(objectstorage, name(1))
@@ -114,7 +111,7 @@ def test_a_failing_object_is_retried_at_growing_intervals_not_by_every_invocatio
 
     listener.heal()
     put(objectstorage, name(2), gz(ndjson(second)))
-    answer = invoke_event(function, objectstorage, name(2))
+    answer = invoke_event(hurried, objectstorage, name(2))
     assert answer.status == 200, answer.text
     assert answer.json()["catch_up"] == {"finished": 0, "records": 0, "left": 1}, "#1 waits for its retry time"
     assert_each_once(listener.records, second)

@@ -303,6 +303,23 @@ def test_413_splits_the_body_until_every_half_is_delivered(listener: responses.R
     assert outcome.requests == len(listener.calls)
 
 
+def test_a_split_half_that_fails_for_good_counts_every_request_of_the_split(listener: responses.RequestsMock) -> None:
+    body = b"".join(orjson.dumps({"n": i}) + b"\n" for i in range(8))
+
+    def first_half_only(request: Any) -> Reply:
+        part = gzip.decompress(request.body)
+        if part.count(b"\n") > 4:
+            return 413, {}, b"Request Entity Too Large"
+        return (200, {}, b"") if b'"n":0' in part else (401, {}, b"Unauthorized")
+
+    listener.add_callback(responses.POST, URL, callback=first_half_only)
+    with pytest.raises(ShipError) as caught:
+        shipper().ship(body)
+    assert caught.value.requests == len(listener.calls) == 3, "the 413, the accepted half, the refused half"
+    sent: list[Any] = [call.request.body for call in listener.calls]
+    assert caught.value.bytes_sent == sum(len(body) for body in sent)
+
+
 def test_413_for_a_single_line_is_a_ship_error(listener: responses.RequestsMock) -> None:
     listener.add(responses.POST, URL, status=413)
     with pytest.raises(ShipError) as caught:

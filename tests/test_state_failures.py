@@ -28,6 +28,7 @@ from tests.integration_support import (
     connector_name,
     finish_by_request,
     gz,
+    in_seconds,
     invoke_event,
     lease_lapsed,
     make_records,
@@ -134,8 +135,9 @@ def test_a_progress_record_of_another_version_is_left_alone_by_the_event_and_by_
     function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
     records = make_records("version-2", 12)
-    etag = put(objectstorage, NAME, gz(ndjson(records)))
-    newer = json.dumps({"version": 2, "etag": etag, "delivered": {"records": 12}}).encode()
+    put(objectstorage, NAME, gz(ndjson(records)))
+    progress_left(objectstorage, NAME, records, delivered=5)  # every member this forwarder knows, but ...
+    newer = json.dumps({**progress_of(objectstorage, NAME), "version": 2}).encode()  # ... what they mean may differ
     objectstorage.put(objectstorage.namespace, BUCKET, KEY, newer)
     failed = invoke_event(function, objectstorage, NAME)
     assert failed.status == 502, failed.text
@@ -156,8 +158,9 @@ def test_a_progress_record_of_another_version_is_left_alone_by_the_event_and_by_
 
 
 def test_a_pending_marker_that_cannot_be_deleted_costs_nothing_and_catch_up_removes_it(
-    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+    start_function: StartFunction, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
 ) -> None:
+    function = start_function(batch_max_bytes=str(SMALL_CAP))  # its own: its log is read at the end
     records = make_records("marker-stays", 15)
     put(objectstorage, NAME, gz(ndjson(records)))
     objectstorage.inject(REFUSED, "DeleteObject", MARKER)
@@ -171,6 +174,53 @@ def test_a_pending_marker_that_cannot_be_deleted_costs_nothing_and_catch_up_remo
     assert later["catch_up"] == {"finished": 0, "records": 0, "left": 0}
     assert not exists(objectstorage, MARKER)
     assert_each_once(listener.records, records + other)
+    assert f"{NAME} is done but its pending marker stays (cannot delete" in function.final_logs()
+
+
+def test_a_pending_marker_answered_with_a_404_that_is_not_object_not_found_is_not_taken_as_deleted(
+    hurried: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("marker-404", 15)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(Fail(404, "NotAuthorizedOrNotFound"), "DeleteObject", MARKER, times=100)
+    answer = invoke_event(hurried, objectstorage, NAME, deadline=in_seconds(6))
+    assert answer.status == 200, answer.text
+    assert (answer.json()["status"], answer.json().get("error")) == ("forwarded", None)
+    assert exists(objectstorage, MARKER)
+    assert f"{NAME} is done but its pending marker stays (cannot delete" in hurried.final_logs()
+    assert_each_once(listener.records, records)
+
+
+def test_a_marker_that_catch_up_cannot_delete_either_is_left_for_the_next_pass_and_stops_nothing(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    records = make_records("marker-stays-twice", 15)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(REFUSED, "DeleteObject", MARKER, times=2)  # the release's delete, then the pass's
+    assert invoke_event(function, objectstorage, NAME).status == 200
+
+    later, other = other_event(function, objectstorage, "marker-stays-twice-later")
+    assert later["catch_up"] == {"finished": 0, "records": 0, "left": 0}, "no error: the pass went on"
+    assert exists(objectstorage, MARKER)
+    again, more = other_event(function, objectstorage, "marker-stays-twice-again")
+    assert again["catch_up"] == {"finished": 0, "records": 0, "left": 0}
+    assert not exists(objectstorage, MARKER)
+    assert_each_once(listener.records, records + other + more)
+
+
+def test_a_marker_write_that_races_another_write_of_the_same_marker_is_success(
+    function: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """The marker is written unconditionally; Object Storage may still answer 409 ``ConcurrentObjectUpdate`` when
+    another write of the same name is in progress. Both wrote the same empty marker: nothing was lost."""
+    records = make_records("marker-409", 15)
+    put(objectstorage, NAME, gz(ndjson(records)))
+    objectstorage.inject(Fail(409, "ConcurrentObjectUpdate"), "PutObject", MARKER)
+    answer = invoke_event(function, objectstorage, NAME)
+    assert answer.status == 200, answer.text
+    assert (answer.json()["status"], answer.json().get("error")) == ("forwarded", None)
+    assert [r.status for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == MARKER] == [409]
+    assert_each_once(listener.records, records)
 
 
 def test_a_pending_marker_of_an_object_that_never_got_a_record_and_is_gone_is_removed_by_catch_up(
@@ -249,8 +299,7 @@ def test_a_replay_that_cannot_read_a_progress_record_while_listing_still_forward
     [report] = answer.json()["objects"]
     assert (report["object"], report["status"], report["resumed_at_record"]) == (NAME, "forwarded", 8)
     assert_each_once(listener.records, records[8:])
-    function.stop()
-    assert f"replay: cannot read oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403" in function.logs()
+    assert f"replay: cannot read oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403" in function.final_logs()
 
 
 def test_a_namespace_lookup_that_fails_fails_the_request_before_anything_is_read(
@@ -283,6 +332,25 @@ def test_a_download_that_breaks_more_often_than_it_may_be_resumed_fails_and_is_f
     assert_each_once(listener.records, records[: saved["records"]])
 
     finish_by_request(function, NAME, resumed_at=saved["records"])
+    assert_each_once(listener.records, records)
+
+
+def test_a_download_that_breaks_near_the_deadline_is_not_resumed_and_is_finished_later(
+    hurried: Function, objectstorage: ObjectStorageStandin, listener: LogzioListenerStandin
+) -> None:
+    """With less than five seconds left, a ranged GET could not finish: the object stops where it broke."""
+    records = make_records("breaks-late", 120)
+    data = gz(ndjson(records))
+    put(objectstorage, NAME, data)
+    objectstorage.inject(Truncate(len(data) // 2), "GetObject", NAME)
+    failed = invoke_event(hurried, objectstorage, NAME, deadline=in_seconds(4))
+    assert failed.status == 502, failed.text
+    assert "could not be resumed" in failed.text
+    assert [r.status for r in objectstorage.requests if r.operation == "GetObject" and r.object_name == NAME] == [200]
+    saved = progress_of(objectstorage, NAME)
+    assert_each_once(listener.records, records[: saved["records"]])
+
+    finish_by_request(hurried, NAME, resumed_at=saved["records"])
     assert_each_once(listener.records, records)
 
 
@@ -365,8 +433,7 @@ def test_a_cursor_created_by_another_invocation_at_the_same_moment_keeps_its_sta
     caught = answer.json()["catch_up"]["objects"]
     assert [(o["object"], o["status"]) for o in caught] == [(connector_name(FOLDER, 0), "forwarded")]
     assert_each_once(listener.records, missed + records)
-    function.stop()
-    assert "catch-up cursor not read" not in function.logs(), "a race at creation reads the winner's cursor at once"
+    assert "catch-up cursor not read" not in function.final_logs(), "the winner's cursor read at once"
 
 
 def test_marks_that_cannot_be_saved_cost_a_longer_walk_next_time_and_nothing_else(
@@ -391,8 +458,7 @@ def test_marks_that_cannot_be_saved_cost_a_longer_walk_next_time_and_nothing_els
     assert [(o["object"], o["status"]) for o in later["catch_up"]["objects"]] == [(late, "forwarded")]
     assert json.loads(stored(objectstorage, CURSOR_KEY))["marks"] == {FOLDER: OTHER}, "walked again, then saved"
     assert_each_once(listener.records, records + other + missed)
-    function.stop()
-    assert "catch-up marks not saved" in function.logs()
+    assert "catch-up marks not saved" in function.final_logs()
 
 
 # ----- forwarding under a lease (forward.py, lease.py) -------------------------------------------------------------
@@ -404,13 +470,14 @@ def test_a_progress_write_that_fails_mid_object_stops_sending_and_the_next_invoc
     listener: LogzioListenerStandin,
     monitoring: MonitoringStandin,
 ) -> None:
-    records = make_records("write-fails", 40)
+    records = make_records("write-fails", 400)
     put(objectstorage, NAME, gz(ndjson(records)))
     objectstorage.inject(REFUSED, "PutObject", KEY, skip=1, conditional=True)  # the first write after the lease
     failed = invoke_event(function, objectstorage, NAME)
     assert failed.status == 502, failed.text
     assert f"cannot write oci://{BUCKET}@{objectstorage.namespace}/{KEY}: HTTP 403" in failed.text
     saved = progress_of(objectstorage, NAME)  # the release recorded what was acknowledged
+    assert saved["records"] < len(records) / 2, "sending stopped with the batches in flight"
     assert f"(delivered through record {saved['records']})" in failed.text
     assert (saved["done"], "lease" in saved, saved["failures"]) == (False, False, 1)
     assert monitoring.total("RecordsNotDelivered") == len(records) - saved["records"]
