@@ -24,7 +24,7 @@ from standins.demo import audit_records, object_created_event
 from standins.fdkserver import REPO_ROOT, FdkServer, Invocation
 from standins.listener import LogzioListenerStandin
 from standins.monitoring import INJECTED, MonitoringStandin
-from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin
+from standins.objectstorage import DEFAULT_BUCKET, ObjectStorageStandin, SeenRequest
 from standins.principal import REGION
 
 BUCKET = DEFAULT_BUCKET
@@ -274,6 +274,11 @@ def summaries(function: Function) -> list[dict[str, Any]]:
 def in_seconds(seconds: float) -> datetime:
     """A deadline ``seconds`` from now (``Fn-Deadline`` carries whole seconds: it is truncated when sent)."""
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def requests_to(objectstorage: ObjectStorageStandin, operation: str, name: str, since: int = 0) -> list[SeenRequest]:
+    """The store's requests of ``operation`` on the object ``name``, in order (from its ``since``-th request on)."""
+    return [r for r in objectstorage.requests[since:] if r.operation == operation and r.object_name == name]
 
 
 def get_objects(objectstorage: ObjectStorageStandin) -> list[str]:

@@ -43,6 +43,7 @@ from tests.integration_support import (
     progress_left,
     progress_of,
     put,
+    requests_to,
     started_ago,
     summaries,
 )
@@ -88,7 +89,7 @@ def test_a_transient_404_in_the_middle_of_an_object_costs_nothing(
     assert (saved["done"], saved["settled"], saved["records"]) == (True, "", 60)
     refused = sorted((r.operation, r.status) for r in objectstorage.requests if r.fault == "Fail")
     assert refused == [("GetObject", 404), ("PutObject", 404)], "both 404s were answered, and retried"
-    gets = [r for r in objectstorage.requests if r.operation == "GetObject" and r.object_name == NAME]
+    gets = requests_to(objectstorage, "GetObject", NAME)
     assert [g.headers.get("range", "") != "" for g in gets] == [False, True, True], "resumed where it broke"
 
 
@@ -138,9 +139,8 @@ def test_a_404_that_does_not_prove_the_object_gone_never_settles_a_started_objec
     finish_by_request(hurried, NAME, resumed_at=10)
     assert_each_once(listener.records, records[10:])
     if listing == "fails":
-        hurried.stop()
         said = f"{NAME} answered HTTP 404 ObjectNotFound: injected failure and could not be listed to confirm it"
-        assert said in hurried.logs()
+        assert said in hurried.final_logs()
 
 
 @pytest.mark.parametrize("code", ["BucketNotFound", "NotAuthorizedOrNotFound"])
@@ -159,7 +159,7 @@ def test_a_progress_record_answered_with_a_404_that_is_not_object_not_found_is_n
     assert f"HTTP 404 {code}" in failed.text
     assert listener.requests == []
     assert objectstorage.get(objectstorage.namespace, BUCKET, KEY) == kept, "the record is left as it was"
-    assert [r for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == KEY] == []
+    assert requests_to(objectstorage, "PutObject", KEY) == []
 
     objectstorage.heal()
     finish_by_request(hurried, NAME, resumed_at=10)
@@ -180,7 +180,7 @@ def test_a_cursor_answered_with_a_404_that_is_not_object_not_found_is_not_create
     assert answer.status == 200, answer.text
     assert (answer.json()["status"], answer.json()["records"]) == ("forwarded", 5), "the event's own work is done"
     assert "HTTP 404 NotAuthorizedOrNotFound" in answer.json()["catch_up"]["error"]
-    writes = [r for r in objectstorage.requests[start:] if r.operation == "PutObject" and r.object_name == CURSOR_KEY]
+    writes = requests_to(objectstorage, "PutObject", CURSOR_KEY, since=start)
     assert writes == [], "no cursor created over one that could not be read"
     assert json.loads(objectstorage.get(objectstorage.namespace, BUCKET, CURSOR_KEY))["first_seen"] == first_seen
     assert_each_once(listener.records, records)

@@ -41,6 +41,7 @@ from tests.integration_support import (
     make_records,
     ndjson,
     put,
+    requests_to,
     shipped_form,
 )
 from tests.support import closed_port
@@ -537,7 +538,7 @@ def test_a_download_dropped_mid_stream_is_resumed_and_each_record_arrives_once(
     summary = forward(function, objectstorage, "audit/resumed.log.gz", data)
     assert (summary["records"], summary["not_delivered"]) == (900, 0)
     assert_each_once(listener.records, records)
-    gets = [r for r in objectstorage.requests if r.operation == "GetObject" and r.object_name == "audit/resumed.log.gz"]
+    gets = requests_to(objectstorage, "GetObject", "audit/resumed.log.gz")
     assert len(gets) == 2
     etag = objectstorage.stat(objectstorage.namespace, BUCKET, "audit/resumed.log.gz").etag
     assert gets[1].headers.get("if-match") == etag

@@ -36,6 +36,7 @@ from tests.integration_support import (
     progress_left,
     progress_of,
     put,
+    requests_to,
     started_ago,
     summaries,
 )
@@ -219,7 +220,7 @@ def test_a_marker_write_that_races_another_write_of_the_same_marker_is_success(
     answer = invoke_event(function, objectstorage, NAME)
     assert answer.status == 200, answer.text
     assert (answer.json()["status"], answer.json().get("error")) == ("forwarded", None)
-    assert [r.status for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == MARKER] == [409]
+    assert [r.status for r in requests_to(objectstorage, "PutObject", MARKER)] == [409]
     assert_each_once(listener.records, records)
 
 
@@ -346,7 +347,7 @@ def test_a_download_that_breaks_near_the_deadline_is_not_resumed_and_is_finished
     failed = invoke_event(hurried, objectstorage, NAME, deadline=in_seconds(4))
     assert failed.status == 502, failed.text
     assert "could not be resumed" in failed.text
-    assert [r.status for r in objectstorage.requests if r.operation == "GetObject" and r.object_name == NAME] == [200]
+    assert [r.status for r in requests_to(objectstorage, "GetObject", NAME)] == [200]
     saved = progress_of(objectstorage, NAME)
     assert_each_once(listener.records, records[: saved["records"]])
 
@@ -408,7 +409,7 @@ def test_a_cursor_that_cannot_be_read_starts_again_from_now_and_says_so(
     assert "replay them" in error
     cursor = json.loads(stored(objectstorage, CURSOR_KEY))
     assert before <= datetime.fromisoformat(cursor["first_seen"]) <= datetime.now(UTC)
-    writes = [r.status for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == CURSOR_KEY]
+    writes = [r.status for r in requests_to(objectstorage, "PutObject", CURSOR_KEY)]
     assert writes == [403 if rewrite.startswith("refused") else 200, 200], "the pass saves its marks after"
     assert_each_once(listener.records, records)
 
@@ -543,11 +544,9 @@ def test_the_sdk_retrying_the_forwarders_own_conditional_write_is_not_a_lost_lea
     answer = invoke_event(function, objectstorage, NAME)
     assert answer.status == 200, answer.text
     assert (answer.json()["status"], answer.json().get("error")) == ("forwarded", None)
-    writes = [
-        (r.fault, r.status) for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == KEY
-    ]
+    writes = [(r.fault, r.status) for r in requests_to(objectstorage, "PutObject", KEY)]
     assert writes[which : which + 2] == [("LoseAnswer", 200), ("", 412)], "the retry met the write it repeated"
-    marked = [r.status for r in objectstorage.requests if r.operation == "PutObject" and r.object_name == MARKER]
+    marked = [r.status for r in requests_to(objectstorage, "PutObject", MARKER)]
     assert marked == [200], "the object was claimed once: the 412 was read as this holder's own write"
     assert progress_of(objectstorage, NAME)["done"] is True
     assert_each_once(listener.records, records)
